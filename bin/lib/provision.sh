@@ -1,0 +1,163 @@
+# shellcheck shell=bash
+# Provisioning shared by bin/run, bin/test and bin/bench.
+#
+# Installs what the project needs on a Debian 12 machine, builds the virtual
+# environment, and - only when DATABASE_URL / REDIS_URL are not set - starts a
+# private PostgreSQL cluster and Redis bound to loopback. Services this script
+# did not start are never stopped or reconfigured by it.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STATE_DIR=${GOVERNANCE_STATE_DIR:-$ROOT/.state}
+VENV=${GOVERNANCE_VENV:-$ROOT/.venv}
+PG_VERSION=15
+PG_CLUSTER=${GOVERNANCE_PG_CLUSTER:-governance}
+PG_PORT=${GOVERNANCE_PG_PORT:-54329}
+REDIS_PORT=${GOVERNANCE_REDIS_PORT:-63790}
+DB_NAME=${GOVERNANCE_DB_NAME:-governance}
+DB_USER=governance
+DB_PASSWORD=governance
+
+# What this invocation started, so that it stops exactly that on exit.
+STARTED_PG=0
+STARTED_REDIS=0
+
+APT_PACKAGES=(
+    postgresql-15 postgresql-15-postgis-3 postgresql-contrib
+    redis-server redis-tools
+    gdal-bin libgdal32 libgeos-c1v5 libproj25
+    gettext
+    chromium fonts-noto-cjk
+)
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31mERROR:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+ensure_system_packages() {
+    local missing=() pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    if ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+        missing+=(python3-venv)
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "Installing system packages: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+ensure_venv() {
+    local digest stamp
+    digest=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+    stamp="$VENV/.installed-$digest"
+    if [ ! -f "$stamp" ]; then
+        log "Building the virtual environment in $VENV"
+        [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[dev]"
+        rm -f "$VENV"/.installed-*
+        touch "$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
+}
+
+pg_cluster_status() {
+    pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c {print $4}'
+}
+
+start_postgres() {
+    if [ -n "${DATABASE_URL:-}" ]; then
+        log "Using the configured database (DATABASE_URL)"
+        return
+    fi
+    if [ -z "$(pg_cluster_status)" ]; then
+        log "Creating PostgreSQL cluster '$PG_CLUSTER' on 127.0.0.1:$PG_PORT"
+        as_root pg_createcluster "$PG_VERSION" "$PG_CLUSTER" --port "$PG_PORT" \
+            -o listen_addresses=localhost -o max_connections=200 \
+            -o shared_buffers=256MB -o work_mem=16MB \
+            -- --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 \
+            >/dev/null
+    fi
+    if [ "$(pg_cluster_status)" != "online" ]; then
+        log "Starting PostgreSQL cluster '$PG_CLUSTER'"
+        as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start
+        STARTED_PG=1
+    fi
+    local sql="DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
+            CREATE ROLE $DB_USER LOGIN SUPERUSER PASSWORD '$DB_PASSWORD';
+        END IF; END \$\$;"
+    as_postgres psql -q -p "$PG_PORT" -d postgres -v ON_ERROR_STOP=1 -c "$sql" >/dev/null
+    if ! as_postgres psql -p "$PG_PORT" -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
+        as_postgres createdb -p "$PG_PORT" -O "$DB_USER" "$DB_NAME"
+    fi
+    as_postgres psql -q -p "$PG_PORT" -d "$DB_NAME" -v ON_ERROR_STOP=1 \
+        -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist;" >/dev/null
+    # Test databases are created from template1: give them PostGIS up front.
+    as_postgres psql -q -p "$PG_PORT" -d template1 -v ON_ERROR_STOP=1 \
+        -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist;" >/dev/null
+    export DATABASE_URL="postgis://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT/$DB_NAME"
+}
+
+start_redis() {
+    if [ -n "${REDIS_URL:-}" ]; then
+        log "Using the configured Redis (REDIS_URL)"
+        return
+    fi
+    mkdir -p "$STATE_DIR/redis"
+    if ! redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+        log "Starting Redis on 127.0.0.1:$REDIS_PORT"
+        redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" \
+            --dir "$STATE_DIR/redis" --pidfile "$STATE_DIR/redis/redis.pid" \
+            --logfile "$STATE_DIR/redis/redis.log" --save "" --appendonly no
+        local i
+        for i in $(seq 50); do
+            redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start"
+        STARTED_REDIS=1
+    fi
+    export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+stop_started_services() {
+    if [ "$STARTED_REDIS" = 1 ]; then
+        log "Stopping the Redis this command started"
+        redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+        STARTED_REDIS=0
+    fi
+    if [ "$STARTED_PG" = 1 ]; then
+        log "Stopping the PostgreSQL cluster this command started"
+        as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop -m fast || true
+        STARTED_PG=0
+    fi
+}
+
+compile_messages() {
+    # .mo files are build artefacts: compiled from the committed .po files.
+    (cd "$ROOT" && python manage.py compilemessages -v 0 --ignore '.venv' --ignore '.state')
+}
+
+provision() {
+    mkdir -p "$STATE_DIR"
+    ensure_system_packages
+    ensure_venv
+    start_postgres
+    start_redis
+    compile_messages
+}

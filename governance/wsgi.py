@@ -1,0 +1,9 @@
+"""WSGI entry point, for tools that need one; the system is served over ASGI."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.local")
+
+application = get_wsgi_application()

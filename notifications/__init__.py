@@ -1,0 +1,1 @@
+"""Live updates over WebSocket and the notification inbox."""
