@@ -7,6 +7,7 @@
 # did not start are never stopped or reconfigured by it.
 
 set -euo pipefail
+export PGOPTIONS="--client-min-messages=warning"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STATE_DIR=${GOVERNANCE_STATE_DIR:-$ROOT/.state}
@@ -27,7 +28,7 @@ APT_PACKAGES=(
     postgresql-15 postgresql-15-postgis-3 postgresql-contrib
     redis-server redis-tools
     gdal-bin libgdal32 libgeos-c1v5 libproj25
-    gettext
+    gettext curl
     chromium fonts-noto-cjk
 )
 
