@@ -33,14 +33,30 @@ def city_prefix(city_code: str) -> str:
     return prefix
 
 
-def check_code(level: int, code: str, parent_code: str | None) -> None:
-    """Raise CodeError when ``code`` is not a valid code at ``level`` under
-    ``parent_code`` (None for a city)."""
+LEVEL_NAMES = {1: "city", 2: "district", 3: "subdistrict", 4: "community", 5: "grid"}
+
+
+def check_format(level: int, code: str) -> None:
+    """Raise CodeError when ``code`` cannot be a code at ``level`` whatever its parent."""
     expected = LENGTH_BY_LEVEL.get(level)
     if expected is None:
         raise CodeError(f"unknown level {level!r}")
-    if not code or not _DIGITS.match(code) or len(code) != expected:
+    if not code or not _DIGITS.match(code):
+        raise CodeError(f"code {code!r} must be digits only")
+    if len(code) != expected:
+        others = [LEVEL_NAMES[lv] for lv, n in LENGTH_BY_LEVEL.items() if n == len(code)]
+        if others:
+            raise CodeError(
+                f"wrong level: {code} has the {len(code)} digits of a {' or '.join(others)} "
+                f"code, but the level given is {LEVEL_NAMES[level]} ({expected} digits)"
+            )
         raise CodeError(f"code {code!r} must be {expected} digits at this level")
+
+
+def check_code(level: int, code: str, parent_code: str | None) -> None:
+    """Raise CodeError when ``code`` is not a valid code at ``level`` under
+    ``parent_code`` (None for a city)."""
+    check_format(level, code)
     if level == 1:
         if not code.endswith("00") or code.startswith("0"):
             raise CodeError(f"city code {code!r} must be a GB/T 2260 code ending in 00")

@@ -166,17 +166,25 @@ def _read(path: Path, layer_name: str | None) -> Iterator[_Feature | Rejection]:
                     level = Level.parse(int(raw_level) if raw_level.isdigit() else raw_level)
                 except ValueError as exc:
                     raise _Rejected(f"unknown level {raw_level!r}") from exc
-                yield _Feature(
+                item: _Feature | Rejection = _Feature(
                     label=label,
                     code=code,
                     name=name,
                     name_en=_field(feature, names, "name_en") or "",
                     level=level,
                     parent_code=_field(feature, names, "parent_code"),
-                    boundary=_geometry(feature.geom, transform_from),
+                    boundary=_geometry(_feature_geometry(feature), transform_from),
                 )
             except _Rejected as exc:
-                yield Rejection(label, str(exc), code)
+                item = Rejection(label, str(exc), code)
+            yield item
+
+
+def _feature_geometry(feature) -> OGRGeometry | None:
+    try:
+        return feature.geom
+    except GDALException:  # a feature with a null geometry
+        return None
 
 
 def _is_wgs84(srs: SpatialReference) -> bool:
@@ -193,6 +201,7 @@ class _Plan:
         self.report = report
         self.features = sorted(features, key=lambda f: (f.level, f.code))
         wanted = {f.code for f in features} | {f.parent_code for f in features if f.parent_code}
+        wanted |= {codes.parent_code_of(f.level, f.code) for f in features} - {None}
         wanted |= {
             candidate
             for f in features
@@ -231,6 +240,11 @@ class _Plan:
         for feature in self.features:
             if feature.code in self.accepted or feature.code in self.rejected_codes:
                 self.reject(feature, "the code appears more than once in the file")
+                continue
+            try:
+                codes.check_format(feature.level, feature.code)
+            except codes.CodeError as exc:
+                self.reject(feature, str(exc))
                 continue
             parent_code = None
             if feature.level != Level.CITY:

@@ -5,7 +5,9 @@ parent, a code that does not extend the parent's code (subdistrict and
 below), a cycle, a level change, and a code change on an area with children;
 it computes ``path`` ("/city/district/.../self/") from the parent. The AFTER
 trigger carries a changed path down to the whole subtree, so moving a
-community moves its grids with it.
+community moves its grids with it. (It listens on parent_id: a column
+trigger fires for the columns an UPDATE names, and path only ever changes
+when parent_id does.)
 """
 
 from django.db import migrations
@@ -71,7 +73,7 @@ END;
 $$;
 
 CREATE TRIGGER grids_area_after_path_change
-    AFTER UPDATE OF path ON grids_area
+    AFTER UPDATE OF parent_id ON grids_area
     FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path)
     EXECUTE FUNCTION grids_area_after_path_change();
 """

@@ -1,0 +1,73 @@
+"""Shared fixtures.
+
+``small_city`` is a complete miniature tree near Changzhou, laid out so that
+the point-to-grid rules can be tested on interiors, shared edges, a shared
+vertex and a gap:
+
+    31.74 +--------+--------+--------+
+          |  G001  |  G002  |  G005  |    grids of community C001 (G001, G002,
+    31.72 +--------+--------+  (gap  |    G003, G004) tile x 119.90-119.94;
+          |  G003  |  G004  |  is in |    G005 covers only the north half of
+    31.70 +--------+--------+  C002) |    community C002 (x 119.94-119.96):
+       119.90   119.92   119.94   119.96  the south half is a gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from grids.models import Area, Level
+from tests.factories import AreaFactory, rect
+
+CITY_BOX = (119.80, 31.60, 120.10, 31.90)
+COMMUNITY_1 = (119.90, 31.70, 119.94, 31.74)
+COMMUNITY_2 = (119.94, 31.70, 119.96, 31.74)
+
+
+@dataclass
+class SmallCity:
+    city: Area
+    district: Area
+    subdistrict: Area
+    community: Area
+    community2: Area
+    grids: dict[str, Area]
+
+
+@pytest.fixture
+def small_city(db) -> SmallCity:
+    city = AreaFactory(level=Level.CITY, code="320400", boundary=rect(*CITY_BOX))
+    district = AreaFactory(
+        level=Level.DISTRICT, code="320402", parent=city, boundary=rect(*CITY_BOX)
+    )
+    subdistrict = AreaFactory(
+        level=Level.SUBDISTRICT,
+        code="320402001",
+        parent=district,
+        boundary=rect(119.90, 31.70, 119.96, 31.74),
+    )
+    community = AreaFactory(
+        level=Level.COMMUNITY, code="320402001001", parent=subdistrict, boundary=rect(*COMMUNITY_1)
+    )
+    community2 = AreaFactory(
+        level=Level.COMMUNITY, code="320402001002", parent=subdistrict, boundary=rect(*COMMUNITY_2)
+    )
+    layout = {
+        "320402001001001": (119.90, 31.72, 119.92, 31.74),
+        "320402001001002": (119.92, 31.72, 119.94, 31.74),
+        "320402001001003": (119.90, 31.70, 119.92, 31.72),
+        "320402001001004": (119.92, 31.70, 119.94, 31.72),
+    }
+    grids = {
+        code: AreaFactory(level=Level.GRID, code=code, parent=community, boundary=rect(*box))
+        for code, box in layout.items()
+    }
+    grids["320402001002001"] = AreaFactory(
+        level=Level.GRID,
+        code="320402001002001",
+        parent=community2,
+        boundary=rect(119.94, 31.72, 119.96, 31.74),
+    )
+    return SmallCity(city, district, subdistrict, community, community2, grids)
