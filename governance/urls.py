@@ -1,7 +1,6 @@
 """Root URLs."""
 
 from django.conf import settings
-from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
@@ -12,13 +11,11 @@ admin.site.site_title = views.SITE_TITLE
 
 urlpatterns = [
     path("healthz", views.health, name="health"),
+    # Language follows the browser (Accept-Language) or the choice saved here.
     path("i18n/", include("django.conf.urls.i18n")),
-]
-urlpatterns += i18n_patterns(
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
-    prefix_default_language=False,
-)
+]
 
 if settings.DEBUG:
     from django.conf.urls.static import static

@@ -1,0 +1,63 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+
+from grids.demo_city import build_tree, partition
+from grids.models import Area, GridAssignment, Level
+from grids.selectors import grid_for_point
+from grids.topology import check_topology
+from organisation.models import Department, Role, RoleMembership
+
+pytestmark = pytest.mark.django_db
+
+
+def test_partition_tiles_the_rectangle_exactly():
+    rects = partition((0.0, 0.0, 4.0, 1.0), [1, 2, 3, 2])
+    total = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects)
+    assert total == pytest.approx(4.0)
+    assert [round((x1 - x0) * (y1 - y0), 9) for x0, y0, x1, y1 in rects] == [0.5, 1.0, 1.5, 1.0]
+
+
+def test_layout_is_deterministic_and_varied():
+    first, second = build_tree(7), build_tree(7)
+    grid_rects = [
+        g.rect for d in first.children for s in d.children for c in s.children for g in c.children
+    ]
+    assert grid_rects == [
+        g.rect for d in second.children for s in d.children for c in s.children for g in c.children
+    ]
+    sizes = sorted((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in grid_rects)
+    assert sizes[-1] / sizes[0] > 20  # small dense grids and large rural ones
+
+
+def test_seed_builds_changzhou_scale_city_with_departments_and_users():
+    out = StringIO()
+    call_command("seed_demo_city", stdout=out)
+
+    counts = dict(Area.objects.values_list("level").annotate(n=Count("id")))
+    assert counts == {
+        Level.CITY: 1,
+        Level.DISTRICT: 7,
+        Level.SUBDISTRICT: 62,
+        Level.COMMUNITY: 1030,
+        Level.GRID: 5891,
+    }
+    assert check_topology() == []
+    assert Department.objects.count() == 22
+    assert set(RoleMembership.objects.values_list("role", flat=True)) == set(Role.values)
+    assert GridAssignment.objects.filter(user__username="gridworker").count() == 3
+    assert "gridworker" in out.getvalue()
+
+    # every grid's path runs through its four ancestors
+    grid = Area.objects.filter(level=Level.GRID).order_by("?").first()
+    assert len(grid.ancestor_ids) == 5
+    centre = grid.boundary.point_on_surface
+    assert grid_for_point(lng=centre.x, lat=centre.y).id == grid.id
+
+    # a second run is safe and leaves the city as it was
+    out = StringIO()
+    call_command("seed_demo_city", stdout=out)
+    assert "already present" in out.getvalue()
+    assert Area.objects.count() == 1 + 7 + 62 + 1030 + 5891

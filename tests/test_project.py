@@ -1,0 +1,102 @@
+"""Project-wide checks: migrations, lint, deployment settings, pages, ASGI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator
+from django.core.management import call_command
+from django.test import override_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def test_models_and_migrations_agree(db):
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_ruff_lint_and_format_are_clean():
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [str(BIN / "ruff"), *args], cwd=ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_pass_the_deployment_check():
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "governance.settings.production",
+        "SECRET_KEY": "a" * 20 + "-production-check-" + "b" * 30,
+        "ALLOWED_HOSTS": "city.example.org",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_require_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env["DJANGO_SETTINGS_MODULE"] = "governance.settings.production"
+    env["ALLOWED_HOSTS"] = "city.example.org"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_health_reports_postgis_and_redis(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"].startswith("ok (PostGIS 3")
+    assert body["checks"]["redis"] == "ok"
+
+
+@pytest.mark.django_db
+def test_health_is_503_when_redis_is_unreachable(client):
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_home_page_speaks_chinese_by_default_and_english_on_request(client, small_city):
+    chinese = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    english = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert chinese.status_code == english.status_code == 200
+    assert "辖区" in chinese.content.decode()
+    assert "Jurisdiction" in english.content.decode()
+    assert "<td>grid</td><td>5</td>" in english.content.decode().replace("\n", "")
+
+
+@pytest.mark.django_db
+def test_asgi_application_serves_http():
+    from governance.asgi import application
+
+    async def get():
+        communicator = HttpCommunicator(
+            application, "GET", "/healthz", headers=[(b"host", b"localhost")]
+        )
+        return await communicator.get_response(timeout=10)
+
+    response = async_to_sync(get)()
+
+    assert response["status"] == 200
+    assert b'"status": "ok"' in response["body"]
