@@ -18,3 +18,5 @@ STORAGES = {
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Tests assert on English messages; the Chinese catalogue is tested explicitly.
+LANGUAGE_CODE = "en"
