@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
-from django.contrib.postgres.indexes import GistIndex
 from django.db.models import Count, F, Func, Q, Value
 from django.utils.translation import gettext_lazy as _
 
@@ -85,6 +84,9 @@ class Area(models.Model):
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     # Materialised path of ids, "/1/8/70/": set by the database trigger.
     path = models.CharField(_("path"), max_length=255, editable=False, default="")
+    # Besides this field's GiST index, migration 0003 adds a partial GiST index
+    # over grid boundaries only (GeoDjango's schema editor drops the condition
+    # of a partial spatial index declared in Meta).
     boundary = models.MultiPolygonField(_("boundary"), srid=settings.GRIDS_SRID)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -100,8 +102,6 @@ class Area(models.Model):
             models.Index(
                 fields=["path"], name="grids_area_path_like", opclasses=["text_pattern_ops"]
             ),
-            # Point-to-grid lookups probe grid boundaries only.
-            GistIndex(fields=["boundary"], name="grids_area_grid_boundary", condition=Q(level=5)),
             models.Index(fields=["level", "code"], name="grids_area_level_code"),
             models.Index(fields=["parent", "code"], name="grids_area_parent_code"),
         ]

@@ -93,6 +93,13 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Server-side prepared statements for the few hot statements that ask for them
+# (point-to-grid). Django's own queries bind client-side and never prepare.
+# Set DB_PREPARE_THRESHOLD=none behind a pooler that cannot keep them.
+_prepare = env("DB_PREPARE_THRESHOLD", default="5").strip().lower()
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    None if _prepare in ("", "none", "off") else int(_prepare)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "organisation.User"

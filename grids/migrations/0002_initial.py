@@ -2,7 +2,6 @@
 
 import django.contrib.postgres.constraints
 import django.contrib.postgres.fields.ranges
-import django.contrib.postgres.indexes
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -26,10 +25,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='area',
             index=models.Index(fields=['path'], name='grids_area_path_like', opclasses=['text_pattern_ops']),
-        ),
-        migrations.AddIndex(
-            model_name='area',
-            index=django.contrib.postgres.indexes.GistIndex(condition=models.Q(('level', 5)), fields=['boundary'], name='grids_area_grid_boundary'),
         ),
         migrations.AddIndex(
             model_name='area',

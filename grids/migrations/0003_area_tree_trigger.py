@@ -89,4 +89,14 @@ DROP FUNCTION IF EXISTS grids_area_before_write();
 class Migration(migrations.Migration):
     dependencies = [("grids", "0002_initial")]
 
-    operations = [migrations.RunSQL(FORWARD, BACKWARD)]
+    operations = [
+        migrations.RunSQL(FORWARD, BACKWARD),
+        # Point-to-grid lookups probe grid boundaries only. Declared here
+        # because GeoDjango's schema editor drops the condition of a partial
+        # spatial index declared in Meta.indexes.
+        migrations.RunSQL(
+            "CREATE INDEX grids_area_grid_boundary ON grids_area USING gist (boundary) "
+            "WHERE level = 5",
+            "DROP INDEX IF EXISTS grids_area_grid_boundary",
+        ),
+    ]
