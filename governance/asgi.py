@@ -7,7 +7,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.production")
 
 # Django must be set up before anything imports models (consumers, middleware).
 django_asgi_app = get_asgi_application()

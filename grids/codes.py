@@ -41,7 +41,7 @@ def check_format(level: int, code: str) -> None:
     expected = LENGTH_BY_LEVEL.get(level)
     if expected is None:
         raise CodeError(f"unknown level {level!r}")
-    if not code or not _DIGITS.match(code):
+    if not code or not _DIGITS.fullmatch(code):
         raise CodeError(f"code {code!r} must be digits only")
     if len(code) != expected:
         others = [LEVEL_NAMES[lv] for lv, n in LENGTH_BY_LEVEL.items() if n == len(code)]

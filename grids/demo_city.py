@@ -294,10 +294,21 @@ def demo_city_present() -> bool:
 
 
 def delete_demo_city() -> None:
-    """Remove the demo city's areas (deepest first: parents are protected)."""
+    """Remove the demo city with what refers to it: grid assignments, role
+    memberships and departments in it, then its areas deepest first."""
+    from organisation.models import Department, RoleMembership
+
+    from .models import GridAssignment
+
     city = Area.objects.filter(code=CITY[0]).first()
     if city is None:
         return
+    subtree = Area.objects.subtree(city)
+    departments = Department.objects.filter(jurisdiction__in=subtree)
+    GridAssignment.objects.filter(grid__in=subtree).delete()
+    RoleMembership.objects.filter(area__in=subtree).delete()
+    RoleMembership.objects.filter(department__in=departments).delete()
+    departments.delete()
     for level in sorted(Level, reverse=True):
         Area.objects.subtree(city).filter(level=level).delete()
 

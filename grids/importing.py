@@ -39,6 +39,10 @@ from .models import Area, Level
 from .services import as_multipolygon
 
 WGS84 = SpatialReference(4326)
+# Formats whose content can make GDAL open other files or URLs.
+REFUSED_DRIVERS = {"VRT", "OGR_VRT"}
+NAME_LENGTH = Area._meta.get_field("name").max_length
+NAME_EN_LENGTH = Area._meta.get_field("name_en").max_length
 
 
 class ImportFileError(Exception):
@@ -100,8 +104,10 @@ def _geometry(ogr: OGRGeometry | None, transform_from: SpatialReference | None) 
         raise _Rejected("the feature has no geometry")
     try:
         ogr = ogr.clone()
-        if ogr.coord_dim != 2:
-            ogr.coord_dim = 2
+        if ogr.is_3d:
+            ogr.set_3d(False)
+        if ogr.is_measured:
+            ogr.set_measured(False)
         if transform_from is not None:
             ogr.transform(WGS84)
         geometry: GEOSGeometry = ogr.geos
@@ -122,16 +128,18 @@ def _geometry(ogr: OGRGeometry | None, transform_from: SpatialReference | None) 
     return boundary
 
 
-def _read(path: Path, layer_name: str | None) -> Iterator[_Feature | Rejection]:
-    text = str(path)
+def _read(text: str, layer_name: str | None) -> Iterator[_Feature | Rejection]:
     if text.startswith("/vsi") or "://" in text:
         raise ImportFileError(f"{text}: only local files can be imported")
+    path = Path(text)
     if not path.exists():
         raise ImportFileError(f"{text}: no such file")
     try:
         source = DataSource(text)
     except GDALException as exc:
         raise ImportFileError(f"{text}: not a spatial data file GDAL can read ({exc})") from exc
+    if source.driver.name in REFUSED_DRIVERS:
+        raise ImportFileError(f"{text}: {source.driver.name} files may point at other files")
     if layer_name is not None:
         try:
             layers = [source[layer_name]]
@@ -159,6 +167,12 @@ def _read(path: Path, layer_name: str | None) -> Iterator[_Feature | Rejection]:
                 name = _field(feature, names, "name")
                 if name is None:
                     raise _Rejected("the name is missing")
+                name_en = _field(feature, names, "name_en") or ""
+                if len(name) > NAME_LENGTH or len(name_en) > NAME_EN_LENGTH:
+                    raise _Rejected(
+                        f"the name is longer than {NAME_LENGTH} characters "
+                        f"or the English name longer than {NAME_EN_LENGTH}"
+                    )
                 raw_level = _field(feature, names, "level")
                 if raw_level is None:
                     raise _Rejected("the level is missing")
@@ -170,7 +184,7 @@ def _read(path: Path, layer_name: str | None) -> Iterator[_Feature | Rejection]:
                     label=label,
                     code=code,
                     name=name,
-                    name_en=_field(feature, names, "name_en") or "",
+                    name_en=name_en,
                     level=level,
                     parent_code=_field(feature, names, "parent_code"),
                     boundary=_geometry(_feature_geometry(feature), transform_from),
@@ -237,8 +251,14 @@ class _Plan:
         return None
 
     def decide(self) -> None:
+        seen: dict[str, int] = {}
         for feature in self.features:
-            if feature.code in self.accepted or feature.code in self.rejected_codes:
+            seen[feature.code] = seen.get(feature.code, 0) + 1
+        for feature in self.features:
+            if seen[feature.code] > 1:
+                self.reject(feature, "the code appears more than once in the file")
+                continue
+            if feature.code in self.rejected_codes:  # a copy was unreadable
                 self.reject(feature, "the code appears more than once in the file")
                 continue
             try:
@@ -347,7 +367,7 @@ def import_areas(
     """Import a boundary file; see the module docstring for the rules."""
     report = ImportReport()
     features: list[_Feature] = []
-    for item in _read(Path(path), layer):
+    for item in _read(str(path), layer):
         if isinstance(item, Rejection):
             report.rejected.append(item)
         else:

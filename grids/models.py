@@ -2,7 +2,7 @@
 and the assignment of grid workers to grids.
 
 Integrity lives in the database as well as here: a trigger (see migration
-0002) rejects a child that is not exactly one level below its parent or whose
+0003) rejects a child that is not exactly one level below its parent or whose
 code does not extend its parent's, keeps the materialised ``path`` right
 (including for the whole subtree when a parent changes) and refuses level
 changes.
@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Func, Q, Value
 from django.utils.translation import gettext_lazy as _
 
@@ -47,6 +48,8 @@ class AreaQuerySet(models.QuerySet["Area"]):
 
     def subtree(self, area: Area, *, include_self: bool = True) -> AreaQuerySet:
         """Everything under ``area``: one indexed prefix query on ``path``."""
+        if not area.path:
+            raise ValueError(f"{area} has no path loaded; refresh it from the database")
         qs = self.filter(path__startswith=area.path)
         return qs if include_self else qs.exclude(pk=area.pk)
 
@@ -54,7 +57,7 @@ class AreaQuerySet(models.QuerySet["Area"]):
         """Boundaries are large; lists and lookups rarely need them."""
         return self.defer("boundary")
 
-    def level_counts(self) -> dict[int, int]:
+    def level_counts(self) -> dict[str, int]:
         rows = self.order_by().values("level").annotate(n=Count("id")).values_list("level", "n")
         return {Level(level).label: n for level, n in sorted(rows)}
 
@@ -136,11 +139,16 @@ class Area(models.Model):
         return codes.path_ids(self.path)
 
     def clean(self) -> None:
-        from .services import validate_area_placement
+        from .services import as_multipolygon, validate_area_placement
 
         validate_area_placement(
             level=self.level, code=self.code, parent=self.parent, instance_pk=self.pk
         )
+        if self.boundary is not None:
+            try:
+                as_multipolygon(self.boundary)
+            except ValidationError as exc:
+                raise ValidationError({"boundary": exc.messages}) from exc
 
 
 class GridAssignment(models.Model):
@@ -197,8 +205,6 @@ class GridAssignment(models.Model):
         return f"{self.user} @ {self.grid.code} ({self.start_date.isoformat()} to {until})"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if self.grid_id and self.grid.level != Level.GRID:
             raise ValidationError({"grid": _("Grid workers are assigned to grids only.")})
         if self.end_date and self.start_date and self.end_date < self.start_date:

@@ -37,6 +37,8 @@ def validate_area_placement(
 ) -> None:
     """The rules of the tree: a city has no parent; any other area sits exactly
     one level below its parent and its code extends its parent's code."""
+    if level not in Level.values:
+        raise ValidationError({"level": _("Choose one of the five levels.")})
     errors: dict[str, str] = {}
     if level == Level.CITY and parent is not None:
         errors["parent"] = _("A city has no parent.")
@@ -59,9 +61,15 @@ def validate_area_placement(
         except codes.CodeError as exc:
             errors["code"] = str(exc)
     if instance_pk is not None:
-        current = Area.objects.filter(pk=instance_pk).values_list("level", flat=True).first()
-        if current is not None and current != level:
+        current = Area.objects.filter(pk=instance_pk).values_list("level", "code").first()
+        if current is not None and current[0] != level:
             errors["level"] = _("The level of an existing area cannot change.")
+        if (
+            current is not None
+            and current[1] != code
+            and Area.objects.filter(parent_id=instance_pk).exists()
+        ):
+            errors["code"] = _("The code of an area with children cannot change.")
     if errors:
         raise ValidationError(errors)
 
@@ -85,25 +93,27 @@ def area_create(
         parent=parent,
         boundary=as_multipolygon(boundary),
     )
+    exists = ValidationError({"code": _("An area with code %(code)s exists.") % {"code": code}})
+    if Area.objects.filter(code=code).exists():
+        raise exists
     try:
-        area.save()
-    except IntegrityError as exc:
-        raise ValidationError(
-            {"code": _("An area with code %(code)s exists.") % {"code": code}}
-        ) from exc
+        with transaction.atomic():
+            area.save()
+    except IntegrityError as exc:  # only a concurrent insert of the same code is expected
+        if getattr(exc.__cause__, "sqlstate", None) == "23505":
+            raise exists from exc
+        raise
     area.refresh_from_db(fields=["path"])
     return area
 
 
-@transaction.atomic
 def grid_assignment_create(
     *, user, grid: Area, start_date: date, end_date: date | None = None
 ) -> GridAssignment:
     assignment = GridAssignment(user=user, grid=grid, start_date=start_date, end_date=end_date)
     assignment.full_clean()
     try:
-        with transaction.atomic():
-            assignment.save()
+        assignment.save()
     except IntegrityError as exc:  # a concurrent assignment won the exclusion constraint
         raise ValidationError(
             _("%(user)s already holds grid %(grid)s on some of these dates.")

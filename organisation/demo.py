@@ -77,12 +77,12 @@ def create_demo_users(city: Area) -> list[DemoLogin]:
     ]
     logins = []
     for username, display_name, role, scope in specs:
-        user, _ = User.objects.get_or_create(username=username)
-        user.display_name = display_name
-        user.is_staff = role == Role.ADMIN
-        user.is_superuser = role == Role.ADMIN
-        user.set_password(DEMO_PASSWORD)
-        user.save()
+        user, created = User.objects.get_or_create(username=username)
+        if created:  # an existing account keeps its password and flags
+            user.display_name = display_name
+            user.is_staff = user.is_superuser = role == Role.ADMIN
+            user.set_password(DEMO_PASSWORD)
+            user.save()
         RoleMembership.objects.get_or_create(user=user, role=role, **scope)
         if role == Role.GRID_WORKER:
             for grid in grids:

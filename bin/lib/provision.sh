@@ -86,7 +86,7 @@ start_postgres() {
     fi
     if [ -z "$(pg_cluster_status)" ]; then
         log "Creating PostgreSQL cluster '$PG_CLUSTER' on 127.0.0.1:$PG_PORT"
-        as_root pg_createcluster "$PG_VERSION" "$PG_CLUSTER" --port "$PG_PORT" \
+        as_root env LC_ALL=C.UTF-8 LANG=C.UTF-8 pg_createcluster "$PG_VERSION" "$PG_CLUSTER" --port "$PG_PORT" \
             -o listen_addresses=localhost -o max_connections=200 \
             -o shared_buffers=256MB -o work_mem=16MB \
             -- --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 \

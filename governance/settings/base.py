@@ -201,9 +201,10 @@ LEAFLET_CONFIG = {
 }
 
 # --- Grids ----------------------------------------------------------------------
-# Debian 12 ships GDAL 3.6, which cannot block network access from spatial
-# references. GDAL only reads boundary files an administrator imports, and the
-# importer refuses virtual-file (/vsi...) and URL paths.
+# Debian 12 ships GDAL 3.6, which cannot block file or network access from
+# spatial references inside a file. GDAL only reads boundary files an
+# administrator imports from a trusted source (see docs/grids.md); the importer
+# also refuses /vsi and URL paths and VRT files.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # Boundaries are stored in WGS-84; coordinates declared as GCJ-02 are converted.
 GRIDS_SRID = 4326

@@ -5,7 +5,7 @@ parent, a code that does not extend the parent's code (subdistrict and
 below), a cycle, a level change, and a code change on an area with children;
 it computes ``path`` ("/city/district/.../self/") from the parent. The AFTER
 trigger carries a changed path down to the whole subtree, so moving a
-community moves its grids with it. (It listens on parent_id: a column
+district to another city moves everything under it. (It listens on parent_id: a column
 trigger fires for the columns an UPDATE names, and path only ever changes
 when parent_id does.)
 """
@@ -35,7 +35,9 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    SELECT level, code, path INTO parent_row FROM grids_area WHERE id = NEW.parent_id;
+    -- FOR SHARE: a concurrent move or re-coding of the parent waits for us
+    -- (and we for it), so the path and code check see the parent as committed.
+    SELECT level, code, path INTO parent_row FROM grids_area WHERE id = NEW.parent_id FOR SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'area %: parent % does not exist', NEW.code, NEW.parent_id
             USING ERRCODE = 'foreign_key_violation';
@@ -49,6 +51,8 @@ BEGIN
         RAISE EXCEPTION 'area %: code must extend its parent''s code %', NEW.code, parent_row.code
             USING ERRCODE = 'check_violation';
     END IF;
+    -- Unreachable while levels are immutable and strictly increasing; kept as
+    -- a last guard should those rules ever be relaxed.
     IF TG_OP = 'UPDATE' AND strpos(parent_row.path, '/' || NEW.id || '/') > 0 THEN
         RAISE EXCEPTION 'area %: an area cannot be placed under its own descendant', NEW.code
             USING ERRCODE = 'check_violation';

@@ -12,7 +12,7 @@ def log_in(page, live_server, username):
     page.fill("#id_username", username)
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    page.wait_for_selector("#user-tools")
 
 
 def test_admin_lists_areas_by_level_and_shows_the_boundary_on_a_map(page, live_server, small_city):
@@ -44,6 +44,6 @@ def test_admin_is_refused_to_a_user_who_is_not_staff(page, live_server, small_ci
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("input[type=submit]")
 
-    assert page.locator(".errornote").is_visible()
+    page.wait_for_selector(".errornote")
     page.goto(f"{live_server.url}/admin/grids/area/")
     assert "/admin/login/" in page.url

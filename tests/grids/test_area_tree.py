@@ -144,7 +144,7 @@ def test_database_refuses_a_code_change_on_an_area_with_children(small_city):
         Area.objects.filter(pk=small_city.community.pk).update(code="320402001009")
 
 
-def test_moving_a_community_moves_its_grids(small_city):
+def test_recoding_an_empty_community_under_another_subdistrict(small_city):
     other = AreaFactory(
         level=Level.SUBDISTRICT,
         code="320402002",
@@ -195,7 +195,7 @@ def test_reparenting_rewrites_the_whole_subtree_path(small_city):
     assert small_city.grids["320402001001001"].path.startswith(f"/{small_city.city.id}/")
 
 
-def test_database_refuses_a_cycle(small_city):
+def test_database_refuses_to_put_a_city_under_its_district(small_city):
     with pytest.raises(IntegrityError), transaction.atomic():
         Area.objects.filter(pk=small_city.city.pk).update(parent=small_city.district)
 
@@ -208,3 +208,42 @@ def test_level_counts(small_city):
         "community": 2,
         "grid": 5,
     }
+
+
+def test_form_validation_explains_a_missing_level_and_a_bad_boundary(small_city):
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    area = Area(level=None, code="320402001003", name="x", parent=small_city.subdistrict)
+    with pytest.raises(ValidationError) as caught:
+        area.clean()
+    assert "level" in caught.value.message_dict
+
+    bowtie = MultiPolygon(
+        Polygon(((119.9, 31.7), (119.93, 31.74), (119.93, 31.7), (119.9, 31.74), (119.9, 31.7))),
+        srid=4326,
+    )
+    area = Area(
+        level=Level.COMMUNITY,
+        code="320402001003",
+        name="x",
+        parent=small_city.subdistrict,
+        boundary=bowtie,
+    )
+    with pytest.raises(ValidationError) as caught:
+        area.clean()
+    assert "Self-intersection" in " ".join(caught.value.message_dict["boundary"])
+
+
+def test_form_validation_refuses_recoding_an_area_with_children(small_city):
+    community = small_city.community
+    community.code = "320402001009"
+
+    with pytest.raises(ValidationError) as caught:
+        community.clean()
+
+    assert "children" in " ".join(caught.value.message_dict["code"])
+
+
+def test_subtree_of_an_area_without_its_path_is_refused(small_city):
+    with pytest.raises(ValueError, match="no path"):
+        Area.objects.subtree(Area(code="320402001"))

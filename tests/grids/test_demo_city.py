@@ -61,3 +61,37 @@ def test_seed_builds_changzhou_scale_city_with_departments_and_users():
     call_command("seed_demo_city", stdout=out)
     assert "already present" in out.getvalue()
     assert Area.objects.count() == 1 + 7 + 62 + 1030 + 5891
+
+
+def test_reset_rebuilds_the_city_with_its_departments_and_users():
+    call_command("seed_demo_city", stdout=StringIO())
+    first_city_id = Area.objects.get(code="320400").id
+
+    call_command("seed_demo_city", "--reset", stdout=StringIO())
+
+    assert Area.objects.get(code="320400").id != first_city_id
+    assert Area.objects.filter(level=Level.GRID).count() == 5891
+    assert Department.objects.count() == 22
+    assert GridAssignment.objects.filter(user__username="gridworker").count() == 3
+
+
+def test_an_existing_city_with_the_demo_code_is_left_alone(small_city):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="left alone"):
+        call_command("seed_demo_city", stdout=StringIO())
+
+    assert Area.objects.count() == 10
+
+
+def test_existing_accounts_keep_their_password():
+    from tests.factories import DEMO_PASSWORD, UserFactory
+
+    UserFactory(username="admin", is_superuser=False)
+
+    call_command("seed_demo_city", stdout=StringIO())
+
+    from organisation.models import User
+
+    admin = User.objects.get(username="admin")
+    assert admin.check_password(DEMO_PASSWORD) and not admin.is_superuser

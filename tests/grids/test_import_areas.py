@@ -237,3 +237,56 @@ def test_missing_file_and_remote_paths_are_refused(tmp_path):
         import_areas(tmp_path / "nope.geojson")
     with pytest.raises(ImportFileError, match="only local files"):
         import_areas("/vsicurl/http://example.invalid/areas.geojson")
+
+
+def test_dry_run_with_rejections_fails_like_the_real_run(tmp_path):
+    features = tree_features()
+    features[4]["properties"]["level"] = "nonsense"
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        run(write(tmp_path, features), "--dry-run")
+
+
+def test_3d_geometries_are_flattened(tmp_path):
+    features = tree_features()
+    features[4]["geometry"]["coordinates"] = [
+        [[x, y, 12.5] for x, y in ring] for ring in features[4]["geometry"]["coordinates"]
+    ]
+
+    out, _ = run(write(tmp_path, features))
+
+    assert "created 6" in out
+    assert not Area.objects.get(code="320402001001001").boundary.hasz
+
+
+def test_over_long_names_are_rejected_by_feature(tmp_path):
+    features = tree_features()
+    features[5]["properties"]["name"] = "长" * 101
+
+    report = import_areas(write(tmp_path, features), skip_invalid=True)
+
+    assert [r.code for r in report.rejected] == ["320402001001002"]
+    assert "longer than 100" in report.rejected[0].reason
+    assert report.applied and report.created == 5
+
+
+def test_every_copy_of_a_duplicated_code_is_rejected(tmp_path):
+    features = tree_features()
+    features.append(feature("320402001001002", "grid", box(119.93, 31.7, 119.95, 31.74)))
+
+    report = import_areas(write(tmp_path, features), skip_invalid=True)
+
+    assert [r.code for r in report.rejected] == ["320402001001002", "320402001001002"]
+    assert not Area.objects.filter(code="320402001001002").exists()
+
+
+def test_vrt_files_are_refused(tmp_path):
+    target = write(tmp_path, tree_features())
+    vrt = tmp_path / "areas.vrt"
+    vrt.write_text(
+        f'<OGRVRTDataSource><OGRVRTLayer name="areas"><SrcDataSource>{target}'
+        "</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>"
+    )
+
+    with pytest.raises(ImportFileError, match="may point at other files"):
+        import_areas(vrt)

@@ -1,5 +1,6 @@
 """Report children outside their parent, overlapping areas and gaps."""
 
+import math
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,8 +27,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, root: str | None, tolerance: float, **options):
-        if tolerance < 0:
-            raise CommandError("--tolerance must not be negative")
+        if not math.isfinite(tolerance) or tolerance < 0:
+            raise CommandError("--tolerance must be a non-negative number of square metres")
         area = None
         if root:
             area = Area.objects.without_geometry().filter(code=root).first()

@@ -36,7 +36,7 @@ class Command(BaseCommand):
             f"created {report.created}, updated {report.updated}, "
             f"unchanged {report.unchanged}, rejected {len(report.rejected)}"
         )
-        if dry_run:
+        if dry_run and (report.applied or skip_invalid or not report.rejected):
             self.stdout.write(f"Dry run, nothing written: {counts}")
         elif report.applied:
             self.stdout.write(self.style.SUCCESS(counts))

@@ -2,7 +2,7 @@
 
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from grids import demo_city
@@ -25,15 +25,16 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with transaction.atomic():
             if reset:
-                from organisation.models import Department
-
-                Department.objects.filter(jurisdiction__code=demo_city.CITY[0]).delete()
                 demo_city.delete_demo_city()
             if demo_city.demo_city_present():
                 city = Area.objects.get(code=demo_city.CITY[0])
                 self.stdout.write("Demo city already present.")
+            elif Area.objects.filter(code=demo_city.CITY[0]).exists():
+                raise CommandError(
+                    f"Area {demo_city.CITY[0]} exists but is not the complete demo city; "
+                    "it is left alone. Use --reset to replace it with the demo city."
+                )
             else:
-                demo_city.delete_demo_city()
                 city = demo_city.create_demo_city(seed)
             logins = create_demo_users(city)
         counts = Area.objects.subtree(city).order_by().values_list("level")
