@@ -286,11 +286,7 @@ def demo_city_present() -> bool:
     city = Area.objects.filter(code=CITY[0]).first()
     if city is None:
         return False
-    counts = Area.objects.subtree(city).order_by().values_list("level")
-    actual: dict[int, int] = {}
-    for (level,) in counts:
-        actual[level] = actual.get(level, 0) + 1
-    return actual == {int(k): v for k, v in EXPECTED_COUNTS.items()}
+    return Area.objects.subtree(city).counts_by_level() == EXPECTED_COUNTS
 
 
 def delete_demo_city() -> None:

@@ -57,9 +57,13 @@ class AreaQuerySet(models.QuerySet["Area"]):
         """Boundaries are large; lists and lookups rarely need them."""
         return self.defer("boundary")
 
-    def level_counts(self) -> dict[str, int]:
+    def counts_by_level(self) -> dict[Level, int]:
+        """Areas per level, counted in the database (levels with none omitted)."""
         rows = self.order_by().values("level").annotate(n=Count("id")).values_list("level", "n")
-        return {Level(level).label: n for level, n in sorted(rows)}
+        return {Level(level): n for level, n in sorted(rows)}
+
+    def level_counts(self) -> dict[str, int]:
+        return {level.label: n for level, n in self.counts_by_level().items()}
 
 
 class Area(models.Model):

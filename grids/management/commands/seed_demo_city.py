@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from grids import demo_city
-from grids.models import Area, Level
+from grids.models import Area
 from organisation.demo import DEMO_PASSWORD, create_demo_users
 
 
@@ -37,10 +37,7 @@ class Command(BaseCommand):
             else:
                 city = demo_city.create_demo_city(seed)
             logins = create_demo_users(city)
-        counts = Area.objects.subtree(city).order_by().values_list("level")
-        per_level = {level.label: 0 for level in Level}
-        for (level,) in counts:
-            per_level[Level(level).label] += 1
+        per_level = Area.objects.subtree(city).level_counts()
         summary = ", ".join(f"{n} {label}" for label, n in per_level.items())
         self.stdout.write(f"{city.name} ({city.code}): {summary}")
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
