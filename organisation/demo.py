@@ -48,13 +48,13 @@ class DemoLogin:
 
 
 def create_departments(city: Area) -> list[Department]:
-    existing = set(Department.objects.values_list("code", flat=True))
-    Department.objects.bulk_create(
-        Department(code=code, name=name, name_en=name_en, jurisdiction=city)
+    # One by one, not bulk: saving gives each department its permission group.
+    return [
+        Department.objects.get_or_create(
+            code=code, defaults={"name": name, "name_en": name_en, "jurisdiction": city}
+        )[0]
         for code, name, name_en in DEPARTMENTS
-        if code not in existing
-    )
-    return list(Department.objects.filter(code__in=[d[0] for d in DEPARTMENTS]))
+    ]
 
 
 @transaction.atomic

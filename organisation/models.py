@@ -12,8 +12,9 @@ A person may hold several roles, each scoped as its kind requires:
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -52,6 +53,12 @@ class Department(models.Model):
         related_name="children",
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Object permissions granted to the department (co-handling a case) go to
+    # this group; its members are the department's handlers (kept in step by
+    # organisation.signals).
+    group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("department")
@@ -60,6 +67,11 @@ class Department(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.group_id is None:
+            self.group, _created = Group.objects.get_or_create(name=f"department:{self.code}")
+        super().save(*args, **kwargs)
 
 
 class Role(models.TextChoices):
@@ -121,6 +133,22 @@ class RoleMembership(models.Model):
                 name="organisation_role_unique",
             ),
         ]
+
+    def clean(self) -> None:
+        from grids.models import Level
+
+        if (
+            self.role == Role.DISPATCHER
+            and self.area_id is not None
+            and self.area.level > Level.COMMUNITY
+        ):
+            raise ValidationError(
+                {
+                    "area": _(
+                        "A command centre is at community, subdistrict, district or city level."
+                    )
+                }
+            )
 
     def __str__(self) -> str:
         scope = self.area or self.department

@@ -126,6 +126,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "cases-deadline-sweep": {"task": "cases.tasks.sla_sweep", "schedule": 60.0},
+}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -208,6 +211,29 @@ LEAFLET_CONFIG = {
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # Boundaries are stored in WGS-84; coordinates declared as GCJ-02 are converted.
 GRIDS_SRID = 4326
+
+# --- Cases -----------------------------------------------------------------------
+# The command level that registers and dispatches a new case (4 community,
+# 3 subdistrict, 2 district, 1 city); escalation moves a case one level up.
+CASES_FIRST_COMMAND_LEVEL = env.int("CASES_FIRST_COMMAND_LEVEL", default=3)
+# A citizen (or a dispatcher) may reopen a closed case for this many days.
+CASES_REOPEN_DAYS = env.int("CASES_REOPEN_DAYS", default=7)
+# Share of a stage's limit after which its light turns yellow.
+CASES_YELLOW_SHARE = 0.8
+# Stage limits used when no rule in the database applies: (amount, unit).
+CASES_DEFAULT_SLA = {
+    "register": (1, "working_hours"),
+    "dispatch": (1, "working_hours"),
+    "acknowledge": (2, "working_hours"),
+    "handle": (3, "working_days"),
+    "inspect": (1, "working_days"),
+}
+# Photo limits: bytes per file and pixels per image (decompression bombs).
+CASES_PHOTO_MAX_BYTES = env.int("CASES_PHOTO_MAX_BYTES", default=15 * 1024 * 1024)
+CASES_PHOTO_MAX_PIXELS = env.int("CASES_PHOTO_MAX_PIXELS", default=50_000_000)
+CASES_PHOTOS_PER_ACTION = 9
+# Cases the deadline sweep handles per transaction.
+CASES_SWEEP_BATCH = env.int("CASES_SWEEP_BATCH", default=1000)
 
 LOGGING = {
     "version": 1,

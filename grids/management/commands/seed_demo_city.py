@@ -5,6 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from cases.categories import load_standard_categories
 from grids import demo_city
 from grids.models import Area
 from organisation.demo import DEMO_PASSWORD, create_demo_users
@@ -37,9 +38,14 @@ class Command(BaseCommand):
             else:
                 city = demo_city.create_demo_city(seed)
             logins = create_demo_users(city)
+            categories = load_standard_categories()
         per_level = Area.objects.subtree(city).level_counts()
         summary = ", ".join(f"{n} {label}" for label, n in per_level.items())
         self.stdout.write(f"{city.name} ({city.code}): {summary}")
+        self.stdout.write(
+            f"Categories: {categories.categories_created} created, "
+            f"{categories.defaults_set} default departments set."
+        )
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
         for login in logins:

@@ -1,4 +1,4 @@
-"""Case models. So far: the working calendar that deadlines are computed on."""
+"""The working calendar that deadlines in working time are computed on."""
 
 from __future__ import annotations
 

@@ -1,0 +1,176 @@
+"""Stage deadlines: which limit applies, when a stage turns yellow and red,
+and how suspension and extensions move them.
+
+A stage's limit is held in minutes on its clock: natural minutes, or working
+minutes on the working calendar (working hours times 60, working days times
+the working minutes of a day). While the case is suspended the clock stops; the
+minutes it stood still are added to ``stage_paused``. Then, for both clocks,
+
+    due_at    = start + (limit + paused)              on the stage's clock
+    yellow_at = start + (80% of limit + paused)
+
+which the sweep compares with now through two partial indexes. While
+suspended, both are empty: nothing can turn yellow or red.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import (
+    STAGE_OF_STATUS,
+    CalendarDay,
+    CalendarYear,
+    Case,
+    Clock,
+    Light,
+    SlaRule,
+    Stage,
+    TimeUnit,
+    WorkingPeriod,
+)
+from .working_time import WorkingCalendar, load_calendar
+
+# --- The working calendar, cached per process --------------------------------------
+
+_CACHE_SECONDS = 60
+_cached: tuple[float, WorkingCalendar] | None = None
+
+
+def current_calendar() -> WorkingCalendar:
+    """The stored calendar; reloaded after an edit in this process, and at
+    most a minute late for edits made in another."""
+    global _cached
+    now = time.monotonic()
+    if _cached is None or now - _cached[0] > _CACHE_SECONDS:
+        _cached = (now, load_calendar())
+    return _cached[1]
+
+
+@receiver([post_save, post_delete], sender=CalendarDay)
+@receiver([post_save, post_delete], sender=CalendarYear)
+@receiver([post_save, post_delete], sender=WorkingPeriod)
+def _calendar_changed(**kwargs) -> None:
+    global _cached
+    _cached = None
+
+
+# --- Limits ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    amount: int
+    unit: TimeUnit
+
+    @property
+    def clock(self) -> Clock:
+        return Clock.NATURAL if self.unit == TimeUnit.NATURAL_MINUTES else Clock.WORKING
+
+    def clock_minutes(self, calendar: WorkingCalendar) -> float:
+        if self.unit == TimeUnit.WORKING_DAYS:
+            return self.amount * calendar.minutes_per_day
+        if self.unit == TimeUnit.WORKING_HOURS:
+            return self.amount * 60.0
+        return float(self.amount)
+
+
+def limit_for(*, category_id: int | None, urgency: str, stage: Stage) -> Limit:
+    """The most specific rule: category and urgency, category, urgency, default;
+    then the settings' default."""
+    rules = SlaRule.objects.filter(
+        Q(category_id=category_id) | Q(category__isnull=True),
+        Q(urgency=urgency) | Q(urgency=""),
+        stage=stage,
+    ).values_list("category_id", "urgency", "amount", "unit")
+    best = max(rules, key=lambda r: (r[0] is not None, r[1] != ""), default=None)
+    if best is not None:
+        return Limit(best[2], TimeUnit(best[3]))
+    amount, unit = settings.CASES_DEFAULT_SLA[stage]
+    return Limit(amount, TimeUnit(unit))
+
+
+# --- Moving the clock --------------------------------------------------------------
+
+
+def add_clock(calendar: WorkingCalendar, clock: str, start: dt.datetime, minutes: float):
+    if clock == Clock.NATURAL:
+        return start + dt.timedelta(minutes=minutes)
+    return calendar.add_working_minutes(start, minutes)
+
+
+def clock_between(calendar: WorkingCalendar, clock: str, start: dt.datetime, end: dt.datetime):
+    if clock == Clock.NATURAL:
+        return max((end - start).total_seconds() / 60, 0.0)
+    return calendar.working_minutes_between(start, end)
+
+
+def _place(case: Case, calendar: WorkingCalendar) -> None:
+    """Set yellow_at and due_at from the start, limit and paused minutes."""
+    share = settings.CASES_YELLOW_SHARE
+    start, clock = case.stage_started_at, case.stage_clock
+    case.due_at = add_clock(calendar, clock, start, case.stage_limit + case.stage_paused)
+    case.yellow_at = add_clock(calendar, clock, start, share * case.stage_limit + case.stage_paused)
+
+
+def stage_start(case: Case, *, now: dt.datetime, calendar: WorkingCalendar | None = None) -> None:
+    """Start the deadline of the stage the case's status is in (none when final)."""
+    stage = STAGE_OF_STATUS.get(case.status)
+    case.stage_seq += 1
+    case.suspended_at = None
+    case.stage_paused = 0.0
+    if stage is None:
+        case.stage, case.stage_unit, case.stage_clock = "", "", ""
+        case.stage_started_at = case.yellow_at = case.due_at = None
+        case.stage_limit = 0.0
+        case.light = ""
+        return
+    calendar = calendar or current_calendar()
+    limit = limit_for(category_id=case.category_id, urgency=case.urgency, stage=stage)
+    case.stage, case.stage_unit, case.stage_clock = stage, limit.unit, limit.clock
+    case.stage_started_at = now
+    case.stage_limit = limit.clock_minutes(calendar)
+    case.light = Light.GREEN
+    _place(case, calendar)
+
+
+def stage_pause(case: Case, *, now: dt.datetime) -> None:
+    case.suspended_at = now
+    case.yellow_at = case.due_at = None
+
+
+def stage_resume(case: Case, *, now: dt.datetime, calendar: WorkingCalendar | None = None):
+    calendar = calendar or current_calendar()
+    if case.suspended_at is not None:
+        case.stage_paused += clock_between(calendar, case.stage_clock, case.suspended_at, now)
+    case.suspended_at = None
+    _place(case, calendar)
+
+
+def stage_replace(case: Case, *, calendar: WorkingCalendar | None = None) -> None:
+    """Recompute the due times after the limit changed (an approved extension)."""
+    if case.suspended_at is None and case.stage_started_at is not None:
+        _place(case, calendar or current_calendar())
+
+
+def extension_minutes(case: Case, amount: int, calendar: WorkingCalendar | None = None) -> float:
+    """``amount`` in the current stage's unit, as minutes on its clock."""
+    return Limit(amount, TimeUnit(case.stage_unit)).clock_minutes(calendar or current_calendar())
+
+
+def light_now(case: Case, *, now: dt.datetime) -> str:
+    """The light as of ``now`` (the stored one may lag the sweep by a minute)."""
+    if not case.light or case.light == Light.RED or case.due_at is None:
+        return case.light
+    if now >= case.due_at:
+        return Light.RED
+    if case.yellow_at is not None and now >= case.yellow_at:
+        return Light.YELLOW
+    return case.light

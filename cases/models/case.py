@@ -1,0 +1,675 @@
+"""The case, its state machine, its append-only event log and what hangs off it.
+
+The state machine is declared here; its transitions only change in-memory
+fields. Every change goes through one service in ``cases.services`` that
+locks the row, checks the actor, applies the transition, moves the deadline
+clock, saves, records a ``CaseEvent`` and publishes after commit.
+
+    reported ─register─▶ registered ─dispatch─▶ dispatched ─acknowledge─▶ in_progress
+    in_progress ─report_back─▶ handled ─inspect_pass─▶ closed
+    reported ─report_self_handled─▶ handled        (a grid worker fixed it on site)
+    reported ─reject─▶ rejected                    (void, or duplicate of another case)
+    registered/returned ─escalate─▶ registered     (one command level up)
+    dispatched ─return─▶ returned ─dispatch─▶ dispatched
+    in_progress ─approve_suspension─▶ suspended ─resume─▶ in_progress
+    handled ─inspect_fail─▶ in_progress            (rework)
+    closed ─reopen─▶ in_progress                   (registered when it had no department)
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
+
+from grids.models import Level
+
+from .categories import Stage, TimeUnit, Urgency
+
+
+class Status(models.TextChoices):
+    REPORTED = "reported", _("reported")
+    REGISTERED = "registered", _("registered")
+    REJECTED = "rejected", _("rejected")
+    DISPATCHED = "dispatched", _("dispatched")
+    RETURNED = "returned", _("returned")
+    IN_PROGRESS = "in_progress", _("in progress")
+    SUSPENDED = "suspended", _("suspended")
+    HANDLED = "handled", _("handled")
+    CLOSED = "closed", _("closed")
+
+
+FINAL_STATUSES = (Status.REJECTED, Status.CLOSED)
+OPEN_STATUSES = tuple(s for s in Status if s not in FINAL_STATUSES)
+
+# The stage whose deadline runs in each status (suspended keeps handling's, paused).
+STAGE_OF_STATUS = {
+    Status.REPORTED: Stage.REGISTER,
+    Status.REGISTERED: Stage.DISPATCH,
+    Status.RETURNED: Stage.DISPATCH,
+    Status.DISPATCHED: Stage.ACKNOWLEDGE,
+    Status.IN_PROGRESS: Stage.HANDLE,
+    Status.SUSPENDED: Stage.HANDLE,
+    Status.HANDLED: Stage.INSPECT,
+}
+
+
+class Source(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("grid worker")
+    CITIZEN = "citizen", _("citizen")
+    HOTLINE = "hotline", _("12345 hotline")
+    SENSOR = "sensor", _("sensor")
+
+
+class Light(models.TextChoices):
+    GREEN = "green", _("green")
+    YELLOW = "yellow", _("yellow")
+    RED = "red", _("red")
+
+
+class Clock(models.TextChoices):
+    NATURAL = "natural", _("natural time")
+    WORKING = "working", _("working time")
+
+
+class PendingRequest(models.TextChoices):
+    NONE = "", _("none")
+    EXTENSION = "extension", _("extension")
+    SUSPENSION = "suspension", _("suspension")
+
+
+class RejectReason(models.TextChoices):
+    VOID = "void", _("void (not a case)")
+    DUPLICATE = "duplicate", _("duplicate of another case")
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("satisfied")
+    BASICALLY = "basically_satisfied", _("basically satisfied")
+    UNSATISFIED = "unsatisfied", _("unsatisfied")
+
+
+def _may(action: str):
+    """The ``permission=`` of a transition: the actor holds a role for it in scope."""
+
+    def check(instance: Case, user) -> bool:
+        from cases.policy import role_for
+
+        return role_for(user, instance, action) is not None
+
+    check.__name__ = f"may_{action}"
+    return check
+
+
+class Case(FSMModelMixin, models.Model):
+    number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    category = models.ForeignKey(
+        "cases.Category",
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        help_text=_("Empty when a citizen was not sure; set at registration."),
+    )
+    description = models.TextField(_("description"), max_length=4000)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    location = models.PointField(_("location"), srid=settings.GRIDS_SRID)
+
+    # The grid and its ancestors, stored for filtering and rollups without joins.
+    grid = models.ForeignKey(
+        "grids.Area", verbose_name=_("grid"), on_delete=models.PROTECT, related_name="+"
+    )
+    community = models.ForeignKey(
+        "grids.Area", verbose_name=_("community"), on_delete=models.PROTECT, related_name="+"
+    )
+    subdistrict = models.ForeignKey(
+        "grids.Area", verbose_name=_("subdistrict"), on_delete=models.PROTECT, related_name="+"
+    )
+    district = models.ForeignKey(
+        "grids.Area", verbose_name=_("district"), on_delete=models.PROTECT, related_name="+"
+    )
+    area_path = models.CharField(_("area path"), max_length=255, editable=False)
+    command_level = models.PositiveSmallIntegerField(
+        _("command level"),
+        choices=[(lv.value, lv.label) for lv in Level if lv != Level.GRID],
+        help_text=_("The command centre in charge: this level's area containing the case."),
+    )
+
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reporter"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reported_cases",
+    )
+    reporter_name = models.CharField(_("reporter's name"), max_length=100, blank=True)
+    reporter_phone = models.CharField(_("reporter's phone"), max_length=30, blank=True)
+    reporter_email = models.EmailField(_("reporter's email"), blank=True)
+
+    urgency = models.CharField(
+        _("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL
+    )
+    status = FSMField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.REPORTED, protected=True
+    )
+    department = models.ForeignKey(
+        "organisation.Department",
+        verbose_name=_("handling department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    routed_department = models.ForeignKey(
+        "organisation.Department",
+        verbose_name=_("department by routing"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    unrouted = models.BooleanField(
+        _("unrouted"), default=False, help_text=_("No routing rule and no default department.")
+    )
+
+    # The deadline of the current stage. ``stage_limit`` and ``stage_paused``
+    # are minutes on the stage's clock; the due time is the start plus both.
+    stage = models.CharField(_("stage"), max_length=12, choices=Stage.choices, blank=True)
+    stage_seq = models.PositiveIntegerField(_("stage number"), default=0)
+    stage_unit = models.CharField(
+        _("limit unit"), max_length=16, choices=TimeUnit.choices, blank=True
+    )
+    stage_clock = models.CharField(_("clock"), max_length=8, choices=Clock.choices, blank=True)
+    stage_started_at = models.DateTimeField(_("stage started at"), null=True, blank=True)
+    stage_limit = models.FloatField(_("stage limit (clock minutes)"), default=0)
+    stage_paused = models.FloatField(_("clock minutes suspended"), default=0)
+    yellow_at = models.DateTimeField(_("yellow at"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    light = models.CharField(_("light"), max_length=6, choices=Light.choices, blank=True)
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+
+    pending_request = models.CharField(
+        _("pending request"), max_length=10, choices=PendingRequest.choices, blank=True, default=""
+    )
+    pending_extension = models.FloatField(_("extension requested (clock minutes)"), default=0)
+    is_supervised = models.BooleanField(_("under supervision order"), default=False)
+    self_handled = models.BooleanField(_("handled on site by the reporter"), default=False)
+
+    return_count = models.PositiveIntegerField(_("returns"), default=0)
+    rework_count = models.PositiveIntegerField(_("reworks"), default=0)
+    extension_count = models.PositiveIntegerField(_("extensions"), default=0)
+    overdue_count = models.PositiveIntegerField(_("overdue stages"), default=0)
+
+    reject_reason = models.CharField(
+        _("reason rejected"), max_length=10, choices=RejectReason.choices, blank=True
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        verbose_name=_("duplicate of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+    )
+    satisfaction = models.CharField(
+        _("satisfaction"), max_length=20, choices=Satisfaction.choices, blank=True
+    )
+
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-created_at", "-id"]
+        permissions = [("cohandle_case", _("Can co-handle the case"))]
+        indexes = [
+            # "Cases under this street" is area_path LIKE '/1/8/70/%'.
+            models.Index(
+                fields=["area_path"], name="cases_case_path_like", opclasses=["text_pattern_ops"]
+            ),
+            models.Index(fields=["department", "status"], name="cases_case_dept_status"),
+            models.Index(fields=["status", "created_at"], name="cases_case_status_created"),
+            models.Index(fields=["category", "created_at"], name="cases_case_category_created"),
+            # The sweep: green cases whose yellow time passed, cases whose due time passed.
+            models.Index(
+                fields=["yellow_at"],
+                name="cases_case_yellow_due",
+                condition=Q(light="green", yellow_at__isnull=False),
+            ),
+            models.Index(
+                fields=["due_at"],
+                name="cases_case_red_due",
+                condition=Q(light__in=["green", "yellow"], due_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in FINAL_STATUSES
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(x) for x in self.area_path.strip("/").split("/")]
+
+    # Conditions: small predicates with a reason.
+
+    def can_escalate(self) -> bool:
+        return self.command_level > Level.CITY
+
+    can_escalate.reason = _("The case is already at the city command centre.")
+
+    def has_no_pending_request(self) -> bool:
+        return not self.pending_request
+
+    has_no_pending_request.reason = _("A request on this case is waiting for a decision.")
+
+    def has_pending_extension(self) -> bool:
+        return self.pending_request == PendingRequest.EXTENSION
+
+    has_pending_extension.reason = _("No extension was requested.")
+
+    def has_pending_suspension(self) -> bool:
+        return self.pending_request == PendingRequest.SUSPENSION
+
+    has_pending_suspension.reason = _("No suspension was requested.")
+
+    def has_category(self) -> bool:
+        return self.category_id is not None
+
+    has_category.reason = _("The case has no category.")
+
+    def reopen_window_open(self) -> bool:
+        days = settings.CASES_REOPEN_DAYS
+        return self.closed_at is not None and timezone.now() - self.closed_at <= timezone.timedelta(
+            days=days
+        )
+
+    reopen_window_open.reason = _("The time allowed for reopening a closed case has passed.")
+
+    def not_rated(self) -> bool:
+        return not self.satisfaction
+
+    not_rated.reason = _("The case has already been rated.")
+
+    # Transitions: they only change in-memory fields.
+
+    @transition(
+        field=status, source=Status.REPORTED, target=Status.REGISTERED, permission=_may("register")
+    )
+    def register(self):
+        pass
+
+    @transition(
+        field=status, source=Status.REPORTED, target=Status.REJECTED, permission=_may("reject")
+    )
+    def reject(self, *, reason: str, duplicate_of: Case | None = None):
+        self.reject_reason = reason
+        self.duplicate_of = duplicate_of
+
+    @transition(field=status, source=Status.REPORTED, target=Status.HANDLED)
+    def report_self_handled(self):
+        self.self_handled = True
+
+    @transition(
+        field=status,
+        source=[Status.REGISTERED, Status.RETURNED],
+        target=Status.DISPATCHED,
+        conditions=[has_category],
+        permission=_may("dispatch"),
+    )
+    def dispatch(self, *, department):
+        self.department = department
+
+    @transition(
+        field=status,
+        source=[Status.REGISTERED, Status.RETURNED],
+        target=Status.REGISTERED,
+        conditions=[can_escalate],
+        permission=_may("escalate"),
+    )
+    def escalate(self):
+        self.command_level -= 1
+        self.department = None
+
+    @transition(
+        field=status,
+        source=Status.DISPATCHED,
+        target=Status.IN_PROGRESS,
+        permission=_may("acknowledge"),
+    )
+    def acknowledge(self):
+        pass
+
+    @transition(
+        field=status, source=Status.DISPATCHED, target=Status.RETURNED, permission=_may("return")
+    )
+    def return_case(self):
+        self.return_count += 1
+        self.department = None
+
+    @transition(
+        field=status,
+        source=Status.IN_PROGRESS,
+        target=Status.IN_PROGRESS,
+        conditions=[has_no_pending_request],
+        permission=_may("request_extension"),
+    )
+    def request_extension(self, *, minutes: float):
+        self.pending_request = PendingRequest.EXTENSION
+        self.pending_extension = minutes
+
+    @transition(
+        field=status,
+        source=[Status.IN_PROGRESS, Status.SUSPENDED],
+        target=RETURN_VALUE(Status.IN_PROGRESS, Status.SUSPENDED),
+        conditions=[has_pending_extension],
+        permission=_may("approve_extension"),
+    )
+    def decide_extension(self, *, approve: bool):
+        if approve:
+            self.stage_limit += self.pending_extension
+            self.extension_count += 1
+        self.pending_request = PendingRequest.NONE
+        self.pending_extension = 0
+        return self.status
+
+    @transition(
+        field=status,
+        source=Status.IN_PROGRESS,
+        target=Status.IN_PROGRESS,
+        conditions=[has_no_pending_request],
+        permission=_may("request_suspension"),
+    )
+    def request_suspension(self):
+        self.pending_request = PendingRequest.SUSPENSION
+
+    @transition(
+        field=status,
+        source=Status.IN_PROGRESS,
+        target=Status.SUSPENDED,
+        conditions=[has_pending_suspension],
+        permission=_may("approve_suspension"),
+    )
+    def approve_suspension(self):
+        self.pending_request = PendingRequest.NONE
+
+    @transition(
+        field=status,
+        source=Status.IN_PROGRESS,
+        target=Status.IN_PROGRESS,
+        conditions=[has_pending_suspension],
+        permission=_may("deny_suspension"),
+    )
+    def deny_suspension(self):
+        self.pending_request = PendingRequest.NONE
+
+    @transition(
+        field=status, source=Status.SUSPENDED, target=Status.IN_PROGRESS, permission=_may("resume")
+    )
+    def resume(self):
+        pass
+
+    @transition(
+        field=status,
+        source=Status.IN_PROGRESS,
+        target=Status.HANDLED,
+        permission=_may("report_back"),
+    )
+    def report_back(self):
+        self.pending_request = PendingRequest.NONE
+        self.pending_extension = 0
+
+    @transition(
+        field=status, source=Status.HANDLED, target=Status.CLOSED, permission=_may("inspect_pass")
+    )
+    def inspect_pass(self):
+        self.closed_at = timezone.now()
+        self.is_supervised = False
+
+    @transition(
+        field=status,
+        source=Status.HANDLED,
+        target=Status.IN_PROGRESS,
+        permission=_may("inspect_fail"),
+    )
+    def inspect_fail(self):
+        self.rework_count += 1
+
+    @transition(
+        field=status,
+        source=Status.CLOSED,
+        target=Status.CLOSED,
+        conditions=[not_rated],
+        permission=_may("rate"),
+    )
+    def rate(self, *, satisfaction: str):
+        self.satisfaction = satisfaction
+
+    @transition(
+        field=status,
+        source=Status.CLOSED,
+        target=RETURN_VALUE(Status.IN_PROGRESS, Status.REGISTERED),
+        conditions=[reopen_window_open],
+        permission=_may("reopen"),
+    )
+    def reopen(self):
+        self.closed_at = None
+        self.satisfaction = ""
+        self.rework_count += 1
+        return Status.IN_PROGRESS if self.department_id else Status.REGISTERED
+
+    # Actions on any open case that do not move the status.
+
+    @transition(
+        field=status,
+        source=list(OPEN_STATUSES),
+        target=RETURN_VALUE(*OPEN_STATUSES),
+        permission=_may("remind"),
+    )
+    def remind(self):
+        return self.status
+
+    @transition(
+        field=status,
+        source=list(OPEN_STATUSES),
+        target=RETURN_VALUE(*OPEN_STATUSES),
+        permission=_may("supervise"),
+    )
+    def supervise(self):
+        self.is_supervised = True
+        return self.status
+
+    @transition(
+        field=status,
+        source=list(OPEN_STATUSES),
+        target=RETURN_VALUE(*OPEN_STATUSES),
+        permission=_may("add_cohandler"),
+    )
+    def add_cohandler(self):
+        return self.status
+
+    @transition(
+        field=status, source=list(Status), target=RETURN_VALUE(*Status), permission=_may("comment")
+    )
+    def comment(self):
+        return self.status
+
+
+class CaseEvent(models.Model):
+    """One step in a case's history. Append-only: a database trigger (migration
+    0004) refuses every UPDATE and DELETE. Ids increase, so clients resync
+    with "events since id N"."""
+
+    id = models.BigAutoField(primary_key=True)
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="events"
+    )
+    action = models.CharField(_("action"), max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty for the system (the deadline sweep)."),
+    )
+    actor_role = models.CharField(_("acting as"), max_length=20, blank=True)
+    from_status = models.CharField(_("from"), max_length=12, choices=Status.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=12, choices=Status.choices)
+    payload = models.JSONField(_("details"), default=dict, encoder=DjangoJSONEncoder)
+    # Set on events the sweep writes: one per case, stage and threshold.
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["case", "id"], name="cases_event_case_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=Q(dedupe_key__isnull=False),
+                name="cases_event_dedupe",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} #{self.id} {self.action}"
+
+
+class AttachmentKind(models.TextChoices):
+    REPORT = "report", _("report photo")
+    HANDLING = "handling", _("handling photo")
+    INSPECTION = "inspection", _("inspection photo")
+
+
+class CaseAttachment(models.Model):
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="attachments"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=AttachmentKind.choices)
+    file = models.ImageField(_("photo"), upload_to="cases/%Y/%m/")
+    event = models.ForeignKey(
+        CaseEvent,
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="attachments",
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_kind_display()}"
+
+
+class DirectiveKind(models.TextChoices):
+    REMINDER = "reminder", _("reminder (催办)")
+    SUPERVISION = "supervision", _("supervision order (督办)")
+
+
+class CaseDirective(models.Model):
+    """A reminder or supervision order on an open case, with its own deadline.
+    It is settled when the case is handled or closed."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="directives"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=DirectiveKind.choices)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("issued by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty when the deadline sweep issued it."),
+    )
+    message = models.TextField(_("message"), max_length=2000, blank=True)
+    due_at = models.DateTimeField(_("due at"))
+    created_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reminder or supervision order")
+        verbose_name_plural = _("reminders and supervision orders")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["case"], name="cases_directive_open", condition=Q(settled_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_kind_display()}"
+
+
+class CaseFollower(models.Model):
+    """Someone who hears about a case: its reporter, and the reporters of the
+    duplicates merged into it."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="followers"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="followed_cases",
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    via = models.ForeignKey(
+        Case,
+        verbose_name=_("merged from"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("since"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("follower")
+        verbose_name_plural = _("followers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "user"],
+                condition=Q(user__isnull=False),
+                name="cases_follower_user_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} ← {self.user or self.name or self.phone}"

@@ -1,0 +1,227 @@
+"""Who may see a case and who may act on it.
+
+Seeing is decided in the query (``visible_q``), so lists and lookups are
+filtered in the database:
+
+    admin         every case
+    dispatcher    cases in the command centre's area subtree
+    supervisor    cases in the supervised area subtree
+    handler       cases currently with their department
+    grid worker   cases in the grids assigned to them today, and their own reports
+    anyone        cases they reported or follow; cases granted to them or to
+                  their department through django-guardian (a named person,
+                  ``view_case``; a co-handling department, ``cohandle_case``)
+
+Acting is decided per case by ``role_for``: the first of the action's roles
+the user holds in scope. A dispatcher acts only on cases whose command level
+is theirs or below (an escalated case belongs to the centre above). Admins
+configure; they do not work cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from grids.models import Area
+from organisation.models import Role, RoleMembership
+
+from .models import Case, CaseFollower, CaseGroupObjectPermission, CaseUserObjectPermission
+
+REPORTER = "reporter"  # a pseudo-role: the person who reported the case
+COHANDLER = "cohandler"  # a member of a co-handling department, or a named person
+
+# The roles that may take each action, in order of preference (the first that
+# applies is recorded on the event).
+ACTION_ROLES: dict[str, tuple[str, ...]] = {
+    "register": (Role.DISPATCHER,),
+    "reject": (Role.DISPATCHER,),
+    "merge": (Role.DISPATCHER,),
+    "dispatch": (Role.DISPATCHER,),
+    "escalate": (Role.DISPATCHER,),
+    "acknowledge": (Role.HANDLER,),
+    "return": (Role.HANDLER,),
+    "request_extension": (Role.HANDLER,),
+    "approve_extension": (Role.DISPATCHER,),
+    "deny_extension": (Role.DISPATCHER,),
+    "request_suspension": (Role.HANDLER,),
+    "approve_suspension": (Role.DISPATCHER,),
+    "deny_suspension": (Role.DISPATCHER,),
+    "resume": (Role.DISPATCHER, Role.HANDLER),
+    "report_back": (Role.HANDLER,),
+    "inspect_pass": (Role.GRID_WORKER, Role.DISPATCHER),
+    "inspect_fail": (Role.GRID_WORKER, Role.DISPATCHER),
+    "rate": (REPORTER,),
+    "reopen": (REPORTER, Role.DISPATCHER),
+    "remind": (Role.SUPERVISOR, Role.DISPATCHER),
+    "supervise": (Role.SUPERVISOR,),
+    "add_cohandler": (Role.DISPATCHER,),
+    "comment": (
+        Role.DISPATCHER,
+        Role.HANDLER,
+        COHANDLER,
+        Role.SUPERVISOR,
+        Role.GRID_WORKER,
+    ),
+}
+
+# The model's transition method behind each action.
+TRANSITION_OF_ACTION = {
+    "register": "register",
+    "reject": "reject",
+    "merge": "reject",
+    "dispatch": "dispatch",
+    "escalate": "escalate",
+    "acknowledge": "acknowledge",
+    "return": "return_case",
+    "request_extension": "request_extension",
+    "approve_extension": "decide_extension",
+    "deny_extension": "decide_extension",
+    "request_suspension": "request_suspension",
+    "approve_suspension": "approve_suspension",
+    "deny_suspension": "deny_suspension",
+    "resume": "resume",
+    "report_back": "report_back",
+    "inspect_pass": "inspect_pass",
+    "inspect_fail": "inspect_fail",
+    "rate": "rate",
+    "reopen": "reopen",
+    "remind": "remind",
+    "supervise": "supervise",
+    "add_cohandler": "add_cohandler",
+    "comment": "comment",
+}
+
+ACTIONS = tuple(ACTION_ROLES)
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int | None
+    is_admin: bool = False
+    dispatcher_areas: tuple[tuple[str, int], ...] = ()  # (path, level)
+    supervisor_paths: tuple[str, ...] = ()
+    department_ids: frozenset[int] = frozenset()
+    grid_ids: frozenset[int] = frozenset()
+    group_ids: frozenset[int] = frozenset()
+
+
+def scope_of(user) -> Scope:
+    """The user's roles and their scopes, read once per user object."""
+    if user is None or not user.is_authenticated:
+        return Scope(user_id=None)
+    cached = getattr(user, "_case_scope", None)
+    if cached is not None:
+        return cached
+    from grids.selectors import grids_of_worker
+
+    memberships = list(
+        RoleMembership.objects.filter(user=user).select_related("area").defer("area__boundary")
+    )
+    roles = {m.role for m in memberships}
+    scope = Scope(
+        user_id=user.pk,
+        is_admin=user.is_superuser or Role.ADMIN in roles,
+        dispatcher_areas=tuple(
+            (m.area.path, m.area.level) for m in memberships if m.role == Role.DISPATCHER
+        ),
+        supervisor_paths=tuple(m.area.path for m in memberships if m.role == Role.SUPERVISOR),
+        department_ids=frozenset(m.department_id for m in memberships if m.role == Role.HANDLER),
+        grid_ids=frozenset(g.pk for g in grids_of_worker(user))
+        if Role.GRID_WORKER in roles
+        else frozenset(),
+        group_ids=frozenset(user.groups.values_list("pk", flat=True)),
+    )
+    user._case_scope = scope
+    return scope
+
+
+def forget_scope(user) -> None:
+    """Drop the cached scope after the user's roles changed."""
+    user.__dict__.pop("_case_scope", None)
+
+
+def visible_q(user) -> Q:
+    """The cases ``user`` may see, as a filter on Case (no joins: every
+    exception is a subquery, so the filter also works with FOR UPDATE)."""
+    scope = scope_of(user)
+    if scope.user_id is None:
+        return Q(pk__in=[])
+    if scope.is_admin:
+        return Q()
+    q = Q(reporter_id=scope.user_id)
+    for path in {p for p, _level in scope.dispatcher_areas} | set(scope.supervisor_paths):
+        q |= Q(area_path__startswith=path)
+    if scope.department_ids:
+        q |= Q(department_id__in=scope.department_ids)
+    if scope.grid_ids:
+        q |= Q(grid_id__in=scope.grid_ids)
+    q |= Q(pk__in=CaseFollower.objects.filter(user_id=scope.user_id).values("case_id"))
+    q |= Q(
+        pk__in=CaseUserObjectPermission.objects.filter(
+            user_id=scope.user_id, permission__codename__in=["view_case", "cohandle_case"]
+        ).values("content_object_id")
+    )
+    if scope.group_ids:
+        q |= Q(
+            pk__in=CaseGroupObjectPermission.objects.filter(
+                group_id__in=scope.group_ids,
+                permission__codename__in=["view_case", "cohandle_case"],
+            ).values("content_object_id")
+        )
+    return q
+
+
+def _dispatcher_acts(scope: Scope, case: Case) -> bool:
+    return any(
+        case.area_path.startswith(path) and level <= case.command_level
+        for path, level in scope.dispatcher_areas
+    )
+
+
+def _cohandles(scope: Scope, case: Case) -> bool:
+    if scope.user_id is None:
+        return False
+    user_grant = CaseUserObjectPermission.objects.filter(
+        content_object_id=case.pk, user_id=scope.user_id, permission__codename="cohandle_case"
+    )
+    group_grant = CaseGroupObjectPermission.objects.filter(
+        content_object_id=case.pk,
+        group_id__in=scope.group_ids,
+        permission__codename="cohandle_case",
+    )
+    return user_grant.exists() or (bool(scope.group_ids) and group_grant.exists())
+
+
+ROLE_APPLIES = {
+    Role.DISPATCHER: _dispatcher_acts,
+    Role.SUPERVISOR: lambda s, c: any(c.area_path.startswith(p) for p in s.supervisor_paths),
+    Role.HANDLER: lambda s, c: c.department_id is not None and c.department_id in s.department_ids,
+    Role.GRID_WORKER: lambda s, c: c.grid_id in s.grid_ids,
+    REPORTER: lambda s, c: s.user_id is not None and c.reporter_id == s.user_id,
+    COHANDLER: _cohandles,
+}
+
+
+def role_for(user, case: Case, action: str) -> str | None:
+    """The role under which ``user`` may take ``action`` on ``case``, or None.
+    (Whether the case's state allows the action is the state machine's part.)"""
+    scope = scope_of(user)
+    if scope.user_id is None:
+        return None
+    if (
+        action in ("inspect_pass", "inspect_fail")
+        and case.self_handled
+        and case.reporter_id == scope.user_id
+    ):
+        return None  # a self-handled case is inspected by someone else
+    for role in ACTION_ROLES[action]:
+        if ROLE_APPLIES[role](scope, case):
+            return str(role)
+    return None
+
+
+def may_report_in(user, grid: Area) -> bool:
+    """Grid workers report in the grids assigned to them today."""
+    return grid.pk in scope_of(user).grid_ids

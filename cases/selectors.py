@@ -1,0 +1,121 @@
+"""Reads of cases that views, the API and the sweep share. Every read that
+starts from a user goes through ``cases_visible_to``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.gis.measure import D
+from django.db.models import QuerySet
+from django_fsm import can_proceed
+
+from .errors import CaseNotFound
+from .models import OPEN_STATUSES, Case, CaseDirective, CaseEvent, Status
+from .policy import ACTIONS, TRANSITION_OF_ACTION, role_for, scope_of, visible_q
+
+
+def cases_visible_to(user) -> QuerySet[Case]:
+    return Case.objects.filter(visible_q(user))
+
+
+def case_get(user, pk) -> Case:
+    """The case, or CaseNotFound when it does not exist or is out of scope."""
+    try:
+        return cases_visible_to(user).select_related("category", "department").get(pk=pk)
+    except (Case.DoesNotExist, ValueError, TypeError):
+        raise CaseNotFound(pk) from None
+
+
+def case_actions(user, case: Case) -> list[str]:
+    """The actions ``user`` may take on ``case`` in its current state."""
+    allowed = []
+    for action in ACTIONS:
+        method = getattr(case, TRANSITION_OF_ACTION[action])
+        if not can_proceed(method):
+            continue
+        if role_for(user, case, action) is not None:
+            allowed.append(action)
+    return allowed
+
+
+def case_timeline(user, case: Case) -> QuerySet[CaseEvent]:
+    case_get(user, case.pk)
+    return case.events.select_related("actor").prefetch_related("attachments").order_by("id")
+
+
+def events_visible_since(user, since_id: int, *, limit: int = 500) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.filter(
+        id__gt=since_id, case__in=cases_visible_to(user).values("pk")
+    ).order_by("id")[:limit]
+
+
+def duplicate_candidates(case: Case) -> list[Case]:
+    """Open cases of the same category within the category's radius and
+    window of ``case``, nearest first."""
+    category = case.category
+    if category is None:
+        return []
+    since = case.created_at - dt.timedelta(hours=category.duplicate_window_hours)
+    radius = D(m=category.duplicate_radius_m)
+    # Degrees of latitude bound the search so the GiST index is used; the
+    # exact spheroid distance then decides.
+    degrees = category.duplicate_radius_m / 111_000 * 1.5
+    return list(
+        Case.objects.filter(
+            category=category,
+            status__in=OPEN_STATUSES,
+            created_at__gte=since,
+            duplicate_of__isnull=True,
+            location__dwithin=(case.location, degrees),
+        )
+        .filter(location__distance_lte=(case.location, radius))
+        .exclude(pk=case.pk)
+        .exclude(status=Status.REPORTED)
+        .order_by("created_at")[:20]
+    )
+
+
+def contact_for(user, case: Case) -> dict[str, str]:
+    """The reporter's contact details, masked unless the user is the reporter,
+    an admin, or acts on the case as dispatcher or handler."""
+    scope = scope_of(user)
+    details = {
+        "name": case.reporter_name,
+        "phone": case.reporter_phone,
+        "email": case.reporter_email,
+    }
+    unmasked = (
+        scope.is_admin
+        or (scope.user_id is not None and case.reporter_id == scope.user_id)
+        # the command centre in charge, and the department handling it
+        or role_for(user, case, "dispatch") is not None
+        or role_for(user, case, "acknowledge") is not None
+    )
+    if unmasked:
+        return details
+    return {
+        "name": mask_name(details["name"]),
+        "phone": mask_phone(details["phone"]),
+        "email": mask_email(details["email"]),
+    }
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * (len(name) - 1) if name else ""
+
+
+def mask_phone(phone: str) -> str:
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_email(email: str) -> str:
+    if "@" not in email:
+        return ""
+    local, domain = email.split("@", 1)
+    return local[:1] + "***@" + domain
+
+
+def open_directives(case: Case) -> QuerySet[CaseDirective]:
+    return case.directives.filter(settled_at__isnull=True).order_by("due_at")

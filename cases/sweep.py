@@ -1,0 +1,189 @@
+"""The deadline sweep: turn lights yellow and red as stages cross 80% and 100%
+of their limit, record it, publish it, and apply the overdue policy.
+
+It selects through two partial indexes (green cases by ``yellow_at``, green
+or yellow cases by ``due_at``), in batches, each batch one transaction that
+locks its rows with ``FOR UPDATE SKIP LOCKED``. So:
+
+* a re-run changes nothing: a marked case no longer matches its index;
+* two sweeps at once split the work: rows one has locked the other skips,
+  and a row it waited for no longer matches once it is marked;
+* as a last guard, each threshold event carries a unique key
+  (case, stage number, colour), so a second event for the same crossing
+  cannot be stored.
+
+Red is swept before yellow: a case that crossed both since the last sweep
+is marked red once, not yellow then red. Overdue policy per stage
+(``OverduePolicy``): escalate a case still with a command centre one level
+up, or issue a supervision order (督办) to the department; applied once per
+red crossing, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from grids.models import Level
+
+from .deadlines import current_calendar
+from .models import (
+    Case,
+    CaseDirective,
+    CaseEvent,
+    DirectiveKind,
+    Light,
+    OverdueAction,
+    OverduePolicy,
+    Status,
+)
+from .publishing import publish_on_commit
+
+COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.REGISTERED, Status.RETURNED)
+_FIELDS = (
+    "id", "number", "status", "light", "stage", "stage_seq", "due_at", "yellow_at",
+    "department_id", "area_path", "grid_id", "command_level", "is_supervised", "version",
+)  # fmt: skip
+
+
+@dataclass
+class SweepResult:
+    yellow: int = 0
+    red: int = 0
+    escalated: int = 0
+    supervised: int = 0
+    batches: int = 0
+    events: list[int] = field(default_factory=list, repr=False)
+
+
+def sla_sweep(*, now: dt.datetime | None = None, batch: int | None = None) -> SweepResult:
+    now = now or timezone.now()
+    batch = batch or settings.CASES_SWEEP_BATCH
+    policy = dict(OverduePolicy.objects.values_list("stage", "on_red"))
+    hours = dict(OverduePolicy.objects.values_list("stage", "order_working_hours"))
+    result = SweepResult()
+    while _sweep_batch(Light.RED, now, batch, policy, hours, result) == batch:
+        pass
+    while _sweep_batch(Light.YELLOW, now, batch, policy, hours, result) == batch:
+        pass
+    return result
+
+
+def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
+    with transaction.atomic():
+        if light == Light.RED:
+            due = Case.objects.filter(
+                light__in=[Light.GREEN, Light.YELLOW], due_at__isnull=False, due_at__lte=now
+            ).order_by("due_at")
+        else:
+            due = Case.objects.filter(
+                light=Light.GREEN, yellow_at__isnull=False, yellow_at__lte=now
+            ).order_by("yellow_at")
+        cases = list(due.select_for_update(skip_locked=True).only(*_FIELDS)[:batch])
+        if not cases:
+            return 0
+        result.batches += 1
+        ids = [c.pk for c in cases]
+        changes = {"light": light, "version": F("version") + 1, "updated_at": now}
+        if light == Light.RED:
+            changes["overdue_count"] = F("overdue_count") + 1
+        Case.objects.filter(pk__in=ids).update(**changes)
+
+        events, escalate, supervise = [], [], []
+        for case in cases:
+            case.light = light
+            case.version += 1
+            events.append(
+                CaseEvent(
+                    case=case,
+                    action=f"sla_{light}",
+                    from_status=case.status,
+                    to_status=case.status,
+                    payload={"stage": case.stage, "due_at": case.due_at},
+                    dedupe_key=f"{light}:{case.pk}:{case.stage_seq}",
+                    created_at=now,
+                )
+            )
+            if light != Light.RED:
+                continue
+            action = policy.get(case.stage, OverdueAction.NONE)
+            if (
+                action == OverdueAction.ESCALATE
+                and case.status in COMMAND_CENTRE_STATUSES
+                and case.command_level > Level.CITY
+            ):
+                escalate.append(case)
+            elif action == OverdueAction.SUPERVISE and not case.is_supervised:
+                supervise.append(case)
+
+        if escalate:
+            Case.objects.filter(pk__in=[c.pk for c in escalate]).update(
+                command_level=F("command_level") - 1, version=F("version") + 1
+            )
+            for case in escalate:
+                case.command_level -= 1
+                case.version += 1
+                events.append(
+                    CaseEvent(
+                        case=case,
+                        action="escalated",
+                        from_status=case.status,
+                        to_status=case.status,
+                        payload={
+                            "from_level": case.command_level + 1,
+                            "to_level": case.command_level,
+                            "reason": "overdue",
+                            "automatic": True,
+                        },
+                        dedupe_key=f"escalate:{case.pk}:{case.stage_seq}",
+                        created_at=now,
+                    )
+                )
+        if supervise:
+            calendar = current_calendar()
+            Case.objects.filter(pk__in=[c.pk for c in supervise]).update(
+                is_supervised=True, version=F("version") + 1
+            )
+            directives = []
+            for case in supervise:
+                case.is_supervised = True
+                case.version += 1
+                due_at = calendar.add_working_minutes(now, 60 * hours.get(case.stage, 8))
+                directives.append(
+                    CaseDirective(
+                        case=case,
+                        kind=DirectiveKind.SUPERVISION,
+                        message="overdue",
+                        due_at=due_at,
+                        created_at=now,
+                    )
+                )
+                events.append(
+                    CaseEvent(
+                        case=case,
+                        action="supervision_ordered",
+                        from_status=case.status,
+                        to_status=case.status,
+                        payload={"due_at": due_at, "reason": "overdue", "automatic": True},
+                        dedupe_key=f"supervise:{case.pk}:{case.stage_seq}",
+                        created_at=now,
+                    )
+                )
+            CaseDirective.objects.bulk_create(directives)
+
+        CaseEvent.objects.bulk_create(events)
+        for event in events:
+            publish_on_commit(event)
+        result.events.extend(e.pk for e in events)
+        if light == Light.RED:
+            result.red += len(cases)
+        else:
+            result.yellow += len(cases)
+        result.escalated += len(escalate)
+        result.supervised += len(supervise)
+        return len(cases)
