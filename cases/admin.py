@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from .models import CalendarDay, CalendarYear, WorkingPeriod
+from .models import (
+    CalendarDay,
+    CalendarYear,
+    Case,
+    CaseAttachment,
+    CaseDirective,
+    CaseEvent,
+    Category,
+    CategoryClass,
+    OverduePolicy,
+    RoutingRule,
+    SlaRule,
+    WorkingPeriod,
+)
 
 
 class CalendarDayInline(admin.TabularInline):
@@ -24,3 +37,148 @@ class CalendarYearAdmin(admin.ModelAdmin):
 @admin.register(WorkingPeriod)
 class WorkingPeriodAdmin(admin.ModelAdmin):
     list_display = ("start", "end")
+
+
+# --- Categories, deadlines, routing ------------------------------------------------
+
+
+class SlaRuleInline(admin.TabularInline):
+    model = SlaRule
+    extra = 0
+    fields = ("stage", "urgency", "amount", "unit")
+
+
+class RoutingRuleInline(admin.TabularInline):
+    model = RoutingRule
+    extra = 0
+    autocomplete_fields = ("area", "department")
+
+
+@admin.register(CategoryClass)
+class CategoryClassAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "family", "code", "name", "name_en")
+    list_filter = ("family",)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "name_en",
+        "major",
+        "default_department",
+        "default_urgency",
+        "citizen_visible",
+        "is_active",
+    )
+    list_filter = ("major__family", "major", "default_urgency", "citizen_visible", "is_active")
+    search_fields = ("code", "name", "name_en")
+    autocomplete_fields = ("default_department",)
+    list_select_related = ("major", "default_department")
+    readonly_fields = ("code",)
+    inlines = (SlaRuleInline, RoutingRuleInline)
+
+
+@admin.register(SlaRule)
+class SlaRuleAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "category", "urgency", "stage", "amount", "unit")
+    list_filter = ("stage", "unit", "urgency")
+    search_fields = ("category__code", "category__name")
+    autocomplete_fields = ("category",)
+    list_select_related = ("category",)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ("category", "area", "department")
+    search_fields = ("category__code", "category__name", "area__code", "department__name")
+    autocomplete_fields = ("category", "area", "department")
+    list_select_related = ("category", "area", "department")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("area__boundary")
+
+
+@admin.register(OverduePolicy)
+class OverduePolicyAdmin(admin.ModelAdmin):
+    list_display = ("stage", "on_red", "order_working_hours")
+
+
+# --- Cases: read-only, with their history -------------------------------------------
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CaseEventInline(ReadOnlyInline):
+    model = CaseEvent
+    fields = ("id", "created_at", "action", "actor", "actor_role", "from_status", "to_status",
+              "payload")  # fmt: skip
+    ordering = ("id",)
+
+
+class CaseAttachmentInline(ReadOnlyInline):
+    model = CaseAttachment
+    fields = ("kind", "file", "uploaded_by", "created_at")
+
+
+class CaseDirectiveInline(ReadOnlyInline):
+    model = CaseDirective
+    fields = ("kind", "issued_by", "message", "due_at", "settled_at")
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    """Cases are worked through the workflow, never edited here: every change
+    must go through a service so that it is checked and recorded."""
+
+    list_display = ("number", "status", "category", "department", "light", "due_at", "created_at")
+    list_filter = ("status", "light", "source", "urgency", "is_supervised")
+    search_fields = ("number", "description", "address")
+    date_hierarchy = "created_at"
+    list_select_related = ("category", "department")
+    inlines = (CaseEventInline, CaseAttachmentInline, CaseDirectiveInline)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("category", "department")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "case", "action", "actor", "actor_role", "from_status", "to_status",
+                    "created_at")  # fmt: skip
+    list_filter = ("action",)
+    search_fields = ("case__number",)
+    list_select_related = ("case", "actor")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
