@@ -1,7 +1,7 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from grids.demo_city import build_tree, partition
@@ -95,3 +95,20 @@ def test_existing_accounts_keep_their_password():
 
     admin = User.objects.get(username="admin")
     assert admin.check_password(DEMO_PASSWORD) and not admin.is_superuser
+
+
+def test_demo_cases_are_filed_once_and_then_the_city_cannot_be_reset():
+    from cases.models import Case, CaseEvent
+
+    call_command("seed_demo_city", "--cases", stdout=StringIO())
+    statuses = set(Case.objects.values_list("status", flat=True))
+    assert statuses == {
+        "reported", "registered", "dispatched", "returned", "in_progress",
+        "suspended", "handled", "closed", "rejected",
+    }  # fmt: skip
+    cases, events = Case.objects.count(), CaseEvent.objects.count()
+    call_command("seed_demo_city", "--cases", stdout=StringIO())
+    assert (Case.objects.count(), CaseEvent.objects.count()) == (cases, events)
+    with pytest.raises(CommandError, match="append-only"):
+        call_command("seed_demo_city", "--reset", stdout=StringIO())
+    assert Case.objects.count() == cases

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases.categories import load_standard_categories
+from cases.demo import create_demo_cases
 from grids import demo_city
 from grids.models import Area
 from organisation.demo import DEMO_PASSWORD, create_demo_users
@@ -21,12 +22,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--reset", action="store_true", help="delete and rebuild the city")
         parser.add_argument("--seed", type=int, default=2026, help="random seed of the layout")
+        parser.add_argument(
+            "--cases",
+            action="store_true",
+            help="also file demo cases at every stage of the loop (when there are none yet)",
+        )
 
-    def handle(self, *args, reset: bool, seed: int, **options):
+    def handle(self, *args, reset: bool, seed: int, cases: bool, **options):
         started = time.perf_counter()
         with transaction.atomic():
             if reset:
-                demo_city.delete_demo_city()
+                try:
+                    demo_city.delete_demo_city()
+                except demo_city.DemoCityInUse as exc:
+                    raise CommandError(str(exc)) from exc
             if demo_city.demo_city_present():
                 city = Area.objects.get(code=demo_city.CITY[0])
                 self.stdout.write("Demo city already present.")
@@ -39,6 +48,7 @@ class Command(BaseCommand):
                 city = demo_city.create_demo_city(seed)
             logins = create_demo_users(city)
             categories = load_standard_categories()
+            demo_cases = create_demo_cases() if cases else 0
         per_level = Area.objects.subtree(city).level_counts()
         summary = ", ".join(f"{n} {label}" for label, n in per_level.items())
         self.stdout.write(f"{city.name} ({city.code}): {summary}")
@@ -46,6 +56,8 @@ class Command(BaseCommand):
             f"Categories: {categories.categories_created} created, "
             f"{categories.defaults_set} default departments set."
         )
+        if demo_cases:
+            self.stdout.write(f"Demo cases: {demo_cases} at every stage of the loop.")
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
         for login in logins:
