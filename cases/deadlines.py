@@ -120,8 +120,15 @@ def _place(case: Case, calendar: WorkingCalendar) -> None:
     case.yellow_at = add_clock(calendar, clock, start, share * case.stage_limit + case.stage_paused)
 
 
-def stage_start(case: Case, *, now: dt.datetime, calendar: WorkingCalendar | None = None) -> None:
-    """Start the deadline of the stage the case's status is in (none when final)."""
+def stage_start(
+    case: Case,
+    *,
+    now: dt.datetime,
+    calendar: WorkingCalendar | None = None,
+    limits: dict | None = None,
+) -> None:
+    """Start the deadline of the stage the case's status is in (none when final).
+    ``limits`` caches limits across many cases (the sweep)."""
     stage = STAGE_OF_STATUS.get(case.status)
     case.stage_seq += 1
     case.suspended_at = None
@@ -133,7 +140,12 @@ def stage_start(case: Case, *, now: dt.datetime, calendar: WorkingCalendar | Non
         case.light = ""
         return
     calendar = calendar or current_calendar()
-    limit = limit_for(category_id=case.category_id, urgency=case.urgency, stage=stage)
+    key = (case.category_id, case.urgency, stage)
+    limit = limits.get(key) if limits is not None else None
+    if limit is None:
+        limit = limit_for(category_id=case.category_id, urgency=case.urgency, stage=stage)
+        if limits is not None:
+            limits[key] = limit
     case.stage, case.stage_unit, case.stage_clock = stage, limit.unit, limit.clock
     case.stage_started_at = now
     case.stage_limit = limit.clock_minutes(calendar)
@@ -154,10 +166,16 @@ def stage_resume(case: Case, *, now: dt.datetime, calendar: WorkingCalendar | No
     _place(case, calendar)
 
 
-def stage_replace(case: Case, *, calendar: WorkingCalendar | None = None) -> None:
-    """Recompute the due times after the limit changed (an approved extension)."""
+def stage_replace(case: Case, *, now: dt.datetime, calendar: WorkingCalendar | None = None) -> None:
+    """Recompute the due times after the limit changed (an approved extension).
+    A yellow light goes back to green if the new yellow time is ahead; the
+    deadline then counts as a new one (``stage_seq``) so that crossing yellow
+    again is recorded again. Red stays red: the stage was overdue."""
     if case.suspended_at is None and case.stage_started_at is not None:
         _place(case, calendar or current_calendar())
+        if case.light == Light.YELLOW and case.yellow_at > now:
+            case.light = Light.GREEN
+            case.stage_seq += 1
 
 
 def extension_minutes(case: Case, amount: int, calendar: WorkingCalendar | None = None) -> float:

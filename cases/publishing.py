@@ -1,8 +1,8 @@
 """The one way case events leave the process.
 
 Services call ``publish_on_commit`` with each event they record. The message
-is built inside the transaction (so it shows the case as the event left it)
-and sent only once the transaction commits: a rolled-back action publishes
+is built inside the transaction, from the case as that transaction leaves
+it, and sent only once the transaction commits: a rolled-back action publishes
 nothing. Receivers of ``case_event_committed`` (live updates, notifications)
 run after commit; an error in one is logged and never reaches the action
 that caused it, which has already happened.

@@ -2,8 +2,8 @@
 
 Each action runs in one transaction and
 
-1. locks the case row (``SELECT … FOR UPDATE``) among the cases the actor
-   may see: a case outside their scope is ``CaseNotFound``;
+1. checks the actor may see the case (``CaseNotFound`` otherwise) and locks
+   its row (``SELECT … FOR UPDATE``);
 2. checks that the case's state allows the action (``CaseConflict``: when two
    people act at once, the second sees the state the first left), that its
    conditions hold (``CaseConflict`` with the reason) and that the actor holds
@@ -63,9 +63,15 @@ MAX_TEXT = 2000
 
 
 def _lock(case: Case | int, actor) -> Case:
+    """The case, locked. Visibility is checked before waiting for the lock, so
+    someone who could see the case and lost it to a concurrent action (a
+    return takes it away from the department) gets the conflict that says
+    what happened, not "not found"."""
     pk = case.pk if isinstance(case, Case) else case
+    if not Case.objects.filter(visible_q(actor), pk=pk).exists():
+        raise CaseNotFound(pk)
     try:
-        return Case.objects.select_for_update(of=("self",)).filter(visible_q(actor)).get(pk=pk)
+        return Case.objects.select_for_update(of=("self",)).get(pk=pk)
     except Case.DoesNotExist:
         raise CaseNotFound(pk) from None
 
@@ -568,7 +574,7 @@ def case_decide_extension(
         from_status = case.status
         case.decide_extension(approve=approve)
         if approve:
-            deadlines.stage_replace(case)
+            deadlines.stage_replace(case, now=timezone.now())
         _record(
             case, actor=actor, role=role,
             action="extension_approved" if approve else "extension_denied",

@@ -16,12 +16,14 @@ Red is swept before yellow: a case that crossed both since the last sweep
 is marked red once, not yellow then red. Overdue policy per stage
 (``OverduePolicy``): escalate a case still with a command centre one level
 up, or issue a supervision order (督办) to the department; applied once per
-red crossing, in the same transaction.
+red crossing, in the same transaction. An escalated case starts a new
+dispatch deadline at the centre above.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -31,6 +33,7 @@ from django.utils import timezone
 
 from grids.models import Level
 
+from . import deadlines
 from .deadlines import current_calendar
 from .models import (
     Case,
@@ -43,11 +46,18 @@ from .models import (
     Status,
 )
 from .publishing import publish_on_commit
+from .working_time import CalendarMissing
+
+logger = logging.getLogger(__name__)
 
 COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.REGISTERED, Status.RETURNED)
+_DEADLINE_FIELDS = (
+    "stage", "stage_seq", "stage_unit", "stage_clock", "stage_started_at", "stage_limit",
+    "stage_paused", "yellow_at", "due_at", "light", "suspended_at",
+)  # fmt: skip
 _FIELDS = (
-    "id", "number", "status", "light", "stage", "stage_seq", "due_at", "yellow_at",
-    "department_id", "area_path", "grid_id", "command_level", "is_supervised", "version",
+    "id", "number", "status", "category_id", "urgency", "department_id", "area_path", "grid_id",
+    "command_level", "is_supervised", "version", *_DEADLINE_FIELDS,
 )  # fmt: skip
 
 
@@ -72,6 +82,28 @@ def sla_sweep(*, now: dt.datetime | None = None, batch: int | None = None) -> Sw
     while _sweep_batch(Light.YELLOW, now, batch, policy, hours, result) == batch:
         pass
     return result
+
+
+def _restart(case: Case, now, calendar, limits) -> None:
+    """A new dispatch deadline at the centre above: if it runs out too, the
+    case climbs again, up to the city. Without a calendar for the year the
+    case stays red where it is, and the missing year is logged, rather than
+    failing the batch on every run."""
+    saved = {name: getattr(case, name) for name in _DEADLINE_FIELDS}
+    try:
+        deadlines.stage_start(case, now=now, calendar=calendar, limits=limits)
+    except CalendarMissing as exc:
+        logger.error("deadline sweep: case %s keeps its deadline: %s", case.number, exc)
+        for name, value in saved.items():
+            setattr(case, name, value)
+
+
+def _order_due(now, minutes: float, calendar) -> dt.datetime:
+    try:
+        return calendar.add_working_minutes(now, minutes)
+    except CalendarMissing as exc:
+        logger.error("deadline sweep: supervision order due in natural time: %s", exc)
+        return now + dt.timedelta(minutes=minutes)
 
 
 def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
@@ -122,12 +154,12 @@ def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
                 supervise.append(case)
 
         if escalate:
-            Case.objects.filter(pk__in=[c.pk for c in escalate]).update(
-                command_level=F("command_level") - 1, version=F("version") + 1
-            )
+            calendar, limits = current_calendar(), {}
             for case in escalate:
+                crossing = case.stage_seq
                 case.command_level -= 1
                 case.version += 1
+                _restart(case, now, calendar, limits)
                 events.append(
                     CaseEvent(
                         case=case,
@@ -139,11 +171,13 @@ def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
                             "to_level": case.command_level,
                             "reason": "overdue",
                             "automatic": True,
+                            "due_at": case.due_at,
                         },
-                        dedupe_key=f"escalate:{case.pk}:{case.stage_seq}",
+                        dedupe_key=f"escalate:{case.pk}:{crossing}",
                         created_at=now,
                     )
                 )
+            Case.objects.bulk_update(escalate, ["command_level", "version", *_DEADLINE_FIELDS])
         if supervise:
             calendar = current_calendar()
             Case.objects.filter(pk__in=[c.pk for c in supervise]).update(
@@ -153,7 +187,7 @@ def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
             for case in supervise:
                 case.is_supervised = True
                 case.version += 1
-                due_at = calendar.add_working_minutes(now, 60 * hours.get(case.stage, 8))
+                due_at = _order_due(now, 60 * hours.get(case.stage, 8), calendar)
                 directives.append(
                     CaseDirective(
                         case=case,

@@ -396,3 +396,25 @@ def test_merge_into_a_closed_case_or_itself_is_refused(world):
     with pytest.raises(CaseInputError):
         services.case_merge(case=tip, actor=world.dispatcher, original=tip)
     assert unchanged(tip) and not CaseFollower.objects.exists()
+
+
+def test_an_approved_extension_turns_a_yellow_light_green_for_a_new_deadline(world):
+    from cases.models import Light
+    from cases.sweep import sla_sweep
+
+    case = case_in(world, Status.IN_PROGRESS)
+    now = timezone.now()
+    Case.objects.filter(pk=case.pk).update(
+        yellow_at=now - dt.timedelta(minutes=1), due_at=now + dt.timedelta(minutes=30)
+    )
+    sla_sweep(now=now)
+    yellow = Case.objects.get(pk=case.pk)
+    assert yellow.light == Light.YELLOW
+    services.case_request_extension(case=case, actor=world.handler, amount=5, reason="材料未到")
+    extended = services.case_decide_extension(case=case, actor=world.dispatcher, approve=True)
+    assert extended.light == Light.GREEN and extended.yellow_at > now
+    assert extended.stage_seq == yellow.stage_seq + 1
+    # crossing yellow again is recorded again
+    Case.objects.filter(pk=case.pk).update(yellow_at=now)
+    assert sla_sweep(now=now + dt.timedelta(seconds=1)).yellow == 1
+    assert case.events.filter(action="sla_yellow").count() == 2
