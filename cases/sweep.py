@@ -27,8 +27,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from grids.models import Level
@@ -57,7 +56,7 @@ _DEADLINE_FIELDS = (
 )  # fmt: skip
 _FIELDS = (
     "id", "number", "status", "category_id", "urgency", "department_id", "area_path", "grid_id",
-    "command_level", "is_supervised", "version", *_DEADLINE_FIELDS,
+    "command_level", "is_supervised", "version", "overdue_count", *_DEADLINE_FIELDS,
 )  # fmt: skip
 
 
@@ -71,15 +70,29 @@ class SweepResult:
     events: list[int] = field(default_factory=list, repr=False)
 
 
+@dataclass
+class _Run:
+    """What one sweep reads once and shares between its batches."""
+
+    now: dt.datetime
+    batch: int
+    policy: dict
+    hours: dict
+    limits: dict = field(default_factory=dict)
+    calendar: object = None
+
+
 def sla_sweep(*, now: dt.datetime | None = None, batch: int | None = None) -> SweepResult:
-    now = now or timezone.now()
-    batch = batch or settings.CASES_SWEEP_BATCH
-    policy = dict(OverduePolicy.objects.values_list("stage", "on_red"))
-    hours = dict(OverduePolicy.objects.values_list("stage", "order_working_hours"))
+    run = _Run(
+        now=now or timezone.now(),
+        batch=batch or settings.CASES_SWEEP_BATCH,
+        policy=dict(OverduePolicy.objects.values_list("stage", "on_red")),
+        hours=dict(OverduePolicy.objects.values_list("stage", "order_working_hours")),
+    )
     result = SweepResult()
-    while _sweep_batch(Light.RED, now, batch, policy, hours, result) == batch:
+    while _sweep_batch(Light.RED, run, result) == run.batch:
         pass
-    while _sweep_batch(Light.YELLOW, now, batch, policy, hours, result) == batch:
+    while _sweep_batch(Light.YELLOW, run, result) == run.batch:
         pass
     return result
 
@@ -106,7 +119,20 @@ def _order_due(now, minutes: float, calendar) -> dt.datetime:
         return now + dt.timedelta(minutes=minutes)
 
 
-def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
+def _event(case: Case, action: str, now, key: str, **payload) -> CaseEvent:
+    return CaseEvent(
+        case=case,
+        action=action,
+        from_status=case.status,
+        to_status=case.status,
+        payload=payload,
+        dedupe_key=f"{key}:{case.pk}:{case.stage_seq}",
+        created_at=now,
+    )
+
+
+def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
+    now = run.now
     with transaction.atomic():
         if light == Light.RED:
             due = Case.objects.filter(
@@ -116,78 +142,44 @@ def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
             due = Case.objects.filter(
                 light=Light.GREEN, yellow_at__isnull=False, yellow_at__lte=now
             ).order_by("yellow_at")
-        cases = list(due.select_for_update(skip_locked=True).only(*_FIELDS)[:batch])
+        cases = list(due.select_for_update(skip_locked=True).only(*_FIELDS)[: run.batch])
         if not cases:
             return 0
         result.batches += 1
-        ids = [c.pk for c in cases]
-        changes = {"light": light, "version": F("version") + 1, "updated_at": now}
-        if light == Light.RED:
-            changes["overdue_count"] = F("overdue_count") + 1
-        Case.objects.filter(pk__in=ids).update(**changes)
-
-        events, escalate, supervise = [], [], []
+        events, directives = [], []
+        escalated = supervised = 0
         for case in cases:
+            # Events are keyed by the deadline that was crossed.
+            events.append(
+                _event(case, f"sla_{light}", now, light, stage=case.stage, due_at=case.due_at)
+            )
             case.light = light
             case.version += 1
-            events.append(
-                CaseEvent(
-                    case=case,
-                    action=f"sla_{light}",
-                    from_status=case.status,
-                    to_status=case.status,
-                    payload={"stage": case.stage, "due_at": case.due_at},
-                    dedupe_key=f"{light}:{case.pk}:{case.stage_seq}",
-                    created_at=now,
-                )
-            )
             if light != Light.RED:
                 continue
-            action = policy.get(case.stage, OverdueAction.NONE)
+            case.overdue_count += 1
+            action = run.policy.get(case.stage, OverdueAction.NONE)
             if (
                 action == OverdueAction.ESCALATE
                 and case.status in COMMAND_CENTRE_STATUSES
                 and case.command_level > Level.CITY
             ):
-                escalate.append(case)
-            elif action == OverdueAction.SUPERVISE and not case.is_supervised:
-                supervise.append(case)
-
-        if escalate:
-            calendar, limits = current_calendar(), {}
-            for case in escalate:
-                crossing = case.stage_seq
+                event = _event(
+                    case, "escalated", now, "escalate",
+                    from_level=case.command_level, to_level=case.command_level - 1,
+                    reason="overdue", automatic=True,
+                )  # fmt: skip
                 case.command_level -= 1
                 case.version += 1
-                _restart(case, now, calendar, limits)
-                events.append(
-                    CaseEvent(
-                        case=case,
-                        action="escalated",
-                        from_status=case.status,
-                        to_status=case.status,
-                        payload={
-                            "from_level": case.command_level + 1,
-                            "to_level": case.command_level,
-                            "reason": "overdue",
-                            "automatic": True,
-                            "due_at": case.due_at,
-                        },
-                        dedupe_key=f"escalate:{case.pk}:{crossing}",
-                        created_at=now,
-                    )
-                )
-            Case.objects.bulk_update(escalate, ["command_level", "version", *_DEADLINE_FIELDS])
-        if supervise:
-            calendar = current_calendar()
-            Case.objects.filter(pk__in=[c.pk for c in supervise]).update(
-                is_supervised=True, version=F("version") + 1
-            )
-            directives = []
-            for case in supervise:
+                _restart(case, now, _calendar(run), run.limits)
+                event.payload["due_at"] = case.due_at
+                events.append(event)
+                escalated += 1
+            elif action == OverdueAction.SUPERVISE and not case.is_supervised:
+                minutes = 60 * run.hours.get(case.stage, 8)
+                due_at = _order_due(now, minutes, _calendar(run))
                 case.is_supervised = True
                 case.version += 1
-                due_at = _order_due(now, 60 * hours.get(case.stage, 8), calendar)
                 directives.append(
                     CaseDirective(
                         case=case,
@@ -198,18 +190,14 @@ def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
                     )
                 )
                 events.append(
-                    CaseEvent(
-                        case=case,
-                        action="supervision_ordered",
-                        from_status=case.status,
-                        to_status=case.status,
-                        payload={"due_at": due_at, "reason": "overdue", "automatic": True},
-                        dedupe_key=f"supervise:{case.pk}:{case.stage_seq}",
-                        created_at=now,
+                    _event(
+                        case, "supervision_ordered", now, "supervise",
+                        due_at=due_at, reason="overdue", automatic=True,
                     )
-                )
-            CaseDirective.objects.bulk_create(directives)
-
+                )  # fmt: skip
+                supervised += 1
+        _write(cases, now)
+        CaseDirective.objects.bulk_create(directives)
         CaseEvent.objects.bulk_create(events)
         for event in events:
             publish_on_commit(event)
@@ -218,6 +206,38 @@ def _sweep_batch(light, now, batch, policy, hours, result: SweepResult) -> int:
             result.red += len(cases)
         else:
             result.yellow += len(cases)
-        result.escalated += len(escalate)
-        result.supervised += len(supervise)
+        result.escalated += escalated
+        result.supervised += supervised
         return len(cases)
+
+
+def _calendar(run: _Run):
+    if run.calendar is None:
+        run.calendar = current_calendar()
+    return run.calendar
+
+
+# Written back in one statement per batch: each case row is rewritten once.
+_WRITE_COLUMNS = (
+    ("light", "text"), ("version", "int"), ("overdue_count", "int"),
+    ("command_level", "smallint"), ("is_supervised", "bool"), ("stage", "text"),
+    ("stage_seq", "int"), ("stage_unit", "text"), ("stage_clock", "text"),
+    ("stage_started_at", "timestamptz"), ("stage_limit", "float8"),
+    ("stage_paused", "float8"), ("yellow_at", "timestamptz"), ("due_at", "timestamptz"),
+    ("suspended_at", "timestamptz"),
+)  # fmt: skip
+_WRITE_SQL = (
+    "UPDATE cases_case AS t SET "
+    + ", ".join(f"{name} = v.{name}" for name, _type in _WRITE_COLUMNS)
+    + ", updated_at = %s FROM unnest(%s::bigint[], "
+    + ", ".join(f"%s::{sql_type}[]" for _name, sql_type in _WRITE_COLUMNS)
+    + ") AS v(id, "
+    + ", ".join(name for name, _type in _WRITE_COLUMNS)
+    + ") WHERE t.id = v.id"
+)
+
+
+def _write(cases: list[Case], now: dt.datetime) -> None:
+    columns = [[getattr(c, name) for c in cases] for name, _type in _WRITE_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_SQL, [now, [c.pk for c in cases], *columns])
