@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
@@ -15,6 +16,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("cases.api.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 if settings.DEBUG:

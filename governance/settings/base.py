@@ -182,6 +182,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Urban governance case handling API",
@@ -191,6 +192,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "UrgencyEnum": "cases.models.Urgency",
+        "StatusEnum": "cases.models.Status",
+    },
 }
 
 # --- Maps -----------------------------------------------------------------------

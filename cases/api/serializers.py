@@ -1,0 +1,252 @@
+"""API shapes of cases, their history and the inputs of each action.
+
+Output serializers read what the selectors give them; input serializers only
+check types and ranges. The rules (who, when, what is required) are the
+services'."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from grids.coords import CoordinateSystem
+from organisation.models import Department
+
+from .. import deadlines
+from ..models import (
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    Category,
+    Satisfaction,
+    Source,
+    Urgency,
+)
+from ..selectors import case_actions, contact_for, open_directives
+
+MAX_PHOTOS = 9
+
+
+class CategoryRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "name", "name_en"]
+
+
+class DepartmentRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["code", "name", "name_en"]
+
+
+class PointSerializer(serializers.Serializer):
+    lng = serializers.FloatField()
+    lat = serializers.FloatField()
+
+
+class CaseListSerializer(serializers.ModelSerializer):
+    category = CategoryRefSerializer(allow_null=True)
+    department = DepartmentRefSerializer(allow_null=True)
+    location = serializers.SerializerMethodField()
+    grid = serializers.CharField(source="grid.code")
+    light = serializers.SerializerMethodField()
+    status_display = serializers.CharField(source="get_status_display")
+
+    class Meta:
+        model = Case
+        fields = [
+            "id", "number", "status", "status_display", "source", "category", "description",
+            "address", "location", "grid", "urgency", "department", "command_level", "stage",
+            "light", "due_at", "is_supervised", "pending_request", "version", "created_at",
+            "closed_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(PointSerializer)
+    def get_location(self, case: Case) -> dict:
+        return {"lng": case.location.x, "lat": case.location.y}
+
+    @extend_schema_field(serializers.ChoiceField(choices=["", "green", "yellow", "red"]))
+    def get_light(self, case: Case) -> str:
+        return deadlines.light_now(case, now=timezone.now())
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.FileField(source="file", use_url=True)
+
+    class Meta:
+        model = CaseAttachment
+        fields = ["id", "kind", "url", "created_at"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    photos = AttachmentSerializer(source="attachments", many=True)
+
+    class Meta:
+        model = CaseEvent
+        fields = [
+            "id", "action", "actor", "actor_role", "from_status", "to_status", "payload",
+            "photos", "created_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_actor(self, event: CaseEvent) -> str | None:
+        return str(event.actor) if event.actor_id else None
+
+
+class ContactSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    email = serializers.CharField()
+
+
+class DirectiveSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    message = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+
+
+class CaseDetailSerializer(CaseListSerializer):
+    events = serializers.SerializerMethodField()
+    photos = AttachmentSerializer(source="attachments", many=True)
+    contact = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
+    directives = serializers.SerializerMethodField()
+    duplicate_of = serializers.CharField(source="duplicate_of.number", allow_null=True)
+
+    class Meta(CaseListSerializer.Meta):
+        fields = [
+            *CaseListSerializer.Meta.fields,
+            "yellow_at", "stage_started_at", "satisfaction", "self_handled", "unrouted",
+            "reject_reason", "duplicate_of", "return_count", "rework_count", "extension_count",
+            "overdue_count", "contact", "photos", "directives", "actions", "events",
+        ]  # fmt: skip
+
+    def _user(self):
+        return self.context["request"].user
+
+    @extend_schema_field(EventSerializer(many=True))
+    def get_events(self, case: Case):
+        events = case.events.select_related("actor").prefetch_related("attachments")
+        return EventSerializer(events.order_by("id"), many=True, context=self.context).data
+
+    @extend_schema_field(ContactSerializer)
+    def get_contact(self, case: Case) -> dict:
+        return contact_for(self._user(), case)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, case: Case) -> list[str]:
+        return case_actions(self._user(), case)
+
+    @extend_schema_field(DirectiveSerializer(many=True))
+    def get_directives(self, case: Case):
+        return DirectiveSerializer(open_directives(case), many=True).data
+
+
+# --- Inputs --------------------------------------------------------------------------
+
+
+class CategoryCodeField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Category.objects.active(), **kwargs)
+
+
+class DepartmentCodeField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            slug_field="code", queryset=Department.objects.filter(is_active=True), **kwargs
+        )
+
+
+def photo_list(**kwargs):
+    return serializers.ListField(
+        child=serializers.FileField(), max_length=MAX_PHOTOS, required=False, default=list,
+        **kwargs,
+    )  # fmt: skip
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.GRID_WORKER)
+    category = CategoryCodeField(required=False, allow_null=True, default=None)
+    description = serializers.CharField(max_length=4000)
+    lng = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    crs = serializers.ChoiceField(choices=CoordinateSystem.choices, default=CoordinateSystem.WGS84)
+    address = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=None)
+    reporter_name = serializers.CharField(max_length=100, required=False, default="")
+    reporter_phone = serializers.CharField(max_length=30, required=False, default="")
+    reporter_email = serializers.EmailField(required=False, default="")
+    self_handled = serializers.BooleanField(required=False, default=False)
+    photos = photo_list()
+    handling_photos = photo_list()
+
+
+class VersionedSerializer(serializers.Serializer):
+    expected_version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_("The case's version you saw; the action is refused if it changed since."),
+    )
+
+
+class NoteSerializer(VersionedSerializer):
+    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class ReasonSerializer(VersionedSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class RegisterSerializer(NoteSerializer):
+    category = CategoryCodeField(required=False, allow_null=True, default=None)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=None)
+
+
+class MergeSerializer(NoteSerializer):
+    original = serializers.IntegerField(help_text=_("Id of the open case this one duplicates."))
+
+
+class DispatchSerializer(NoteSerializer):
+    department = DepartmentCodeField(required=False, allow_null=True, default=None)
+
+
+class ExtensionRequestSerializer(ReasonSerializer):
+    amount = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+class ReportBackSerializer(VersionedSerializer):
+    note = serializers.CharField(max_length=2000)
+    photos = photo_list()
+
+
+class InspectSerializer(NoteSerializer):
+    photos = photo_list()
+
+
+class RateSerializer(VersionedSerializer):
+    satisfaction = serializers.ChoiceField(choices=Satisfaction.choices)
+    comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class DirectiveInputSerializer(VersionedSerializer):
+    message = serializers.CharField(max_length=2000)
+    due_at = serializers.DateTimeField()
+
+
+class CohandlerSerializer(VersionedSerializer):
+    department = DepartmentCodeField(required=False, allow_null=True, default=None)
+    user = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class CommentSerializer(VersionedSerializer):
+    text = serializers.CharField(max_length=2000)
+    photos = photo_list()
+
+
+class ActionsSerializer(serializers.Serializer):
+    actions = serializers.ListField(child=serializers.CharField())

@@ -1,0 +1,275 @@
+"""REST API for cases. Views are thin: they parse input, call one selector or
+service, and render; every rule lives in the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import Polygon
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from .. import services
+from ..errors import CaseInputError, CaseNotFound
+from ..models import DirectiveKind, Light, Status
+from ..selectors import case_actions, case_get, cases_visible_to
+from . import serializers as s
+
+
+class CaseCursorPagination(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = ("-created_at", "-id")
+
+    def get_ordering(self, request, queryset, view):
+        return getattr(view, "ordering", self.ordering)
+
+
+class CaseFilterSerializer(serializers.Serializer):
+    status = serializers.MultipleChoiceField(choices=Status.choices, required=False)
+    category = serializers.CharField(required=False, max_length=6)
+    area = serializers.IntegerField(required=False, min_value=1)
+    department = serializers.CharField(required=False, max_length=32)
+    light = serializers.ChoiceField(choices=Light.choices, required=False)
+    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    bbox = serializers.CharField(
+        required=False, help_text=_("min_lng,min_lat,max_lng,max_lat (WGS-84)")
+    )
+    ordering = serializers.ChoiceField(
+        choices=["-created_at", "created_at"], required=False, default="-created_at"
+    )
+
+    def validate_bbox(self, value: str):
+        try:
+            x0, y0, x1, y1 = (float(v) for v in value.split(","))
+        except ValueError:
+            raise serializers.ValidationError(
+                _("Give four numbers: min_lng,min_lat,max_lng,max_lat.")
+            ) from None
+        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+            raise serializers.ValidationError(_("The box is empty or outside WGS-84 bounds."))
+        return Polygon.from_bbox((x0, y0, x1, y1))
+
+
+def _filtered(queryset, params: dict):
+    from grids.models import Area
+
+    if params.get("status"):
+        queryset = queryset.filter(status__in=params["status"])
+    if params.get("category"):
+        queryset = queryset.filter(category__code=params["category"])
+    if params.get("department"):
+        queryset = queryset.filter(department__code=params["department"])
+    if params.get("area"):
+        path = Area.objects.filter(pk=params["area"]).values_list("path", flat=True).first()
+        if path is None:
+            raise CaseInputError(_("No such area."), field="area")
+        queryset = queryset.filter(area_path__startswith=path)
+    if params.get("light"):
+        queryset = queryset.filter(light=params["light"])
+    if params.get("overdue") is not None:
+        overdue = dict(light=Light.RED)
+        queryset = queryset.filter(**overdue) if params["overdue"] else queryset.exclude(**overdue)
+    if params.get("created_after"):
+        queryset = queryset.filter(created_at__gte=params["created_after"])
+    if params.get("created_before"):
+        queryset = queryset.filter(created_at__lt=params["created_before"])
+    if params.get("bbox"):
+        box = params["bbox"]
+        box.srid = 4326
+        queryset = queryset.filter(location__within=box)
+    return queryset
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One workflow action as an endpoint: its input and the service it calls."""
+
+    name: str
+    input: type[serializers.Serializer]
+    call: Any  # (case_id, user, validated data, versioned kwargs) -> None
+    summary: str
+
+
+def _merge(case, user, data, kw):
+    try:
+        services.case_merge(
+            case=case, actor=user, original=data["original"], note=data["note"], **kw
+        )
+    except CaseNotFound as exc:
+        if exc.case_id == case:
+            raise
+        raise CaseInputError(_("No such open case to merge into."), field="original") from None
+
+
+def _cohandler(case, user, data, kw):
+    person = None
+    if data.get("user") is not None:
+        person = get_user_model().objects.filter(pk=data["user"], is_active=True).first()
+        if person is None:
+            raise CaseInputError(_("No such person."), field="user")
+    services.case_add_cohandler(
+        case=case, actor=user, department=data.get("department"), user=person, **kw
+    )
+
+
+ENDPOINTS = [
+    Endpoint("register", s.RegisterSerializer, lambda c, u, d, kw: services.case_register(
+        case=c, actor=u, category=d["category"], urgency=d["urgency"], note=d["note"], **kw),
+        "Register (立案) a report"),
+    Endpoint("reject", s.ReasonSerializer, lambda c, u, d, kw: services.case_reject(
+        case=c, actor=u, reason=d["reason"], **kw), "Void (作废) a report"),
+    Endpoint("merge", s.MergeSerializer, _merge, "Merge a report into the case it duplicates"),
+    Endpoint("dispatch", s.DispatchSerializer, lambda c, u, d, kw: services.case_dispatch(
+        case=c, actor=u, department=d["department"], note=d["note"], **kw),
+        "Dispatch (派遣) or re-dispatch to a department"),
+    Endpoint("escalate", s.ReasonSerializer, lambda c, u, d, kw: services.case_escalate(
+        case=c, actor=u, reason=d["reason"], **kw), "Escalate to the command level above"),
+    Endpoint("acknowledge", s.NoteSerializer, lambda c, u, d, kw: services.case_acknowledge(
+        case=c, actor=u, reason=d["note"], **kw), "Acknowledge (签收) a dispatched case"),
+    Endpoint("return", s.ReasonSerializer, lambda c, u, d, kw: services.case_return(
+        case=c, actor=u, reason=d["reason"], **kw), "Return (退单) a case"),
+    Endpoint("request_extension", s.ExtensionRequestSerializer,
+        lambda c, u, d, kw: services.case_request_extension(
+            case=c, actor=u, amount=d["amount"], reason=d["reason"], **kw),
+        "Request an extension (延期)"),
+    Endpoint("approve_extension", s.NoteSerializer,
+        lambda c, u, d, kw: services.case_decide_extension(
+            case=c, actor=u, approve=True, note=d["note"], **kw), "Approve an extension"),
+    Endpoint("deny_extension", s.NoteSerializer,
+        lambda c, u, d, kw: services.case_decide_extension(
+            case=c, actor=u, approve=False, note=d["note"], **kw), "Deny an extension"),
+    Endpoint("request_suspension", s.ReasonSerializer,
+        lambda c, u, d, kw: services.case_request_suspension(
+            case=c, actor=u, reason=d["reason"], **kw), "Request a suspension (挂账)"),
+    Endpoint("approve_suspension", s.NoteSerializer,
+        lambda c, u, d, kw: services.case_approve_suspension(
+            case=c, actor=u, note=d["note"], **kw), "Approve a suspension"),
+    Endpoint("deny_suspension", s.NoteSerializer,
+        lambda c, u, d, kw: services.case_deny_suspension(
+            case=c, actor=u, reason=d["note"], **kw), "Deny a suspension"),
+    Endpoint("resume", s.NoteSerializer, lambda c, u, d, kw: services.case_resume(
+        case=c, actor=u, note=d["note"], **kw), "Resume a suspended case"),
+    Endpoint("report_back", s.ReportBackSerializer, lambda c, u, d, kw: services.case_report_back(
+        case=c, actor=u, note=d["note"], photos=d["photos"], **kw),
+        "Report the case handled (反馈), with photos"),
+    Endpoint("inspect_pass", s.InspectSerializer, lambda c, u, d, kw: services.case_inspect(
+        case=c, actor=u, passed=True, note=d["note"], photos=d["photos"], **kw),
+        "Inspection passed (核查通过): close the case"),
+    Endpoint("inspect_fail", s.InspectSerializer, lambda c, u, d, kw: services.case_inspect(
+        case=c, actor=u, passed=False, note=d["note"], photos=d["photos"], **kw),
+        "Inspection failed: rework"),
+    Endpoint("rate", s.RateSerializer, lambda c, u, d, kw: services.case_rate(
+        case=c, actor=u, satisfaction=d["satisfaction"], comment=d["comment"], **kw),
+        "Rate the outcome"),
+    Endpoint("reopen", s.ReasonSerializer, lambda c, u, d, kw: services.case_reopen(
+        case=c, actor=u, reason=d["reason"], **kw), "Reopen (重办) a closed case"),
+    Endpoint("remind", s.DirectiveInputSerializer,
+        lambda c, u, d, kw: services.case_issue_directive(
+            case=c, actor=u, kind=DirectiveKind.REMINDER, message=d["message"],
+            due_at=d["due_at"], **kw), "Send a reminder (催办)"),
+    Endpoint("supervise", s.DirectiveInputSerializer,
+        lambda c, u, d, kw: services.case_issue_directive(
+            case=c, actor=u, kind=DirectiveKind.SUPERVISION, message=d["message"],
+            due_at=d["due_at"], **kw), "Issue a supervision order (督办)"),
+    Endpoint("add_cohandler", s.CohandlerSerializer, _cohandler,
+        "Add a co-handling department (协办) or a named person"),
+    Endpoint("comment", s.CommentSerializer, lambda c, u, d, kw: services.case_comment(
+        case=c, actor=u, text=d["text"], photos=d["photos"], **kw),
+        "Add a note and photos"),
+]  # fmt: skip
+
+
+class CaseViewSet(viewsets.GenericViewSet):
+    """Cases the signed-in user may see (others do not exist for them: 404)."""
+
+    serializer_class = s.CaseListSerializer
+    pagination_class = CaseCursorPagination
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return (
+            cases_visible_to(self.request.user)
+            .select_related("category", "department", "grid")
+            .defer("grid__boundary")
+        )
+
+    @extend_schema(parameters=[CaseFilterSerializer], responses=s.CaseListSerializer(many=True))
+    def list(self, request):
+        params = CaseFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        ordering = params.validated_data["ordering"]
+        self.ordering = (ordering, "-id" if ordering.startswith("-") else "id")
+        queryset = _filtered(self.get_queryset(), params.validated_data)
+        page = self.paginate_queryset(queryset)
+        data = s.CaseListSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(responses=s.CaseDetailSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(self._detail(pk))
+
+    @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseDetailSerializer})
+    def create(self, request):
+        data = _valid(s.CaseCreateSerializer, request)
+        case = services.case_report(reporter=request.user, **data)
+        return Response(self._detail(case.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.ActionsSerializer)
+    @action(detail=True, methods=["get"], url_path="actions")
+    def available_actions(self, request, pk=None):
+        """The actions the signed-in user may take on this case now."""
+        return Response({"actions": case_actions(request.user, case_get(request.user, pk))})
+
+    def _detail(self, pk) -> dict:
+        case = case_get(self.request.user, pk)
+        return s.CaseDetailSerializer(case, context=self.get_serializer_context()).data
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=_request_data(request))
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _request_data(request):
+    """JSON as given; for multipart, lists of files under their field names."""
+    data = request.data
+    if hasattr(data, "getlist"):
+        plain = {key: data.get(key) for key in data}
+        for key in request.FILES:
+            plain[key] = request.FILES.getlist(key)
+        return plain
+    return data
+
+
+def _endpoint_view(endpoint: Endpoint):
+    def view(self, request, pk=None):
+        data = dict(_valid(endpoint.input, request))
+        versioned = {}
+        if data.get("expected_version") is not None:
+            versioned["expected_version"] = data.pop("expected_version")
+        endpoint.call(int(pk), request.user, data, versioned)
+        return Response(self._detail(pk))
+
+    view.__name__ = f"action_{endpoint.name}"
+    view.__doc__ = str(endpoint.summary)
+    view = extend_schema(
+        request=endpoint.input, responses=s.CaseDetailSerializer, summary=str(endpoint.summary)
+    )(view)
+    return action(detail=True, methods=["post"], url_path=endpoint.name.replace("_", "-"))(view)
+
+
+for _endpoint in ENDPOINTS:
+    setattr(CaseViewSet, f"action_{_endpoint.name}", _endpoint_view(_endpoint))

@@ -1,0 +1,94 @@
+"""One error format for every API error:
+
+    {"error": {"code": "conflict", "message": "Case … is dispatched now; …",
+               "fields": {"department": ["…"]}}}
+
+``code`` is machine-readable and stable; ``message`` is for people, in the
+request's language; ``fields`` names each bad input (absent when none).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from cases.errors import CaseError
+from cases.working_time import CalendarMissing
+
+logger = logging.getLogger(__name__)
+
+_CODES = {
+    exceptions.ParseError: "malformed",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+}
+
+
+def error_response(code: str, message: str, http_status: int, fields=None, headers=None):
+    body = {"code": code, "message": str(message)}
+    if fields:
+        body["fields"] = fields
+    return Response({"error": body}, status=http_status, headers=headers)
+
+
+def _flatten(detail):
+    if isinstance(detail, dict):
+        return {key: [str(m) for m in _messages(value)] for key, value in detail.items()}
+    return None
+
+
+def _messages(value):
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _messages(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            for message in _messages(item):
+                yield f"{key}: {message}"
+    else:
+        yield value
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, CaseError):
+        fields = {exc.field: [exc.message]} if exc.field else None
+        return error_response(exc.code, exc.message, exc.status, fields)
+    if isinstance(exc, CalendarMissing):
+        logger.error("%s", exc)
+        return error_response(exc.code, str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        if fields is None:
+            message = "; ".join(str(m) for m in _messages(exc.detail))
+            return error_response("invalid", message, status.HTTP_400_BAD_REQUEST)
+        summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+        return error_response("invalid", _("Invalid input: %(s)s") % {"s": summary}, 400, fields)
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        code = _CODES.get(type(exc)) or getattr(exc, "default_code", "error")
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str)
+            else "; ".join(str(m) for m in _messages(exc.detail))
+        )
+        return error_response(code, message, exc.status_code, headers=headers or None)
+    return None

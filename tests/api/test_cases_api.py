@@ -1,0 +1,203 @@
+"""REST API v1 for cases: scoped lists, detail with history, create, actions,
+and one error format for every refusal."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from cases.models import Case, CaseEvent, Status
+from tests.cases.conftest import IN_G1, case_in, jpeg
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def error(response, status, code):
+    assert response.status_code == status, response.content
+    body = response.json()["error"]
+    assert body["code"] == code and body["message"]
+    return body
+
+
+def test_the_list_is_scoped_and_filtered(world):
+    mine = case_in(world, Status.DISPATCHED)
+    other = case_in(world, Status.REGISTERED)
+    handler = client_for(world.handler)
+    ids = [c["id"] for c in handler.get("/api/v1/cases/").json()["results"]]
+    assert ids == [mine.pk]
+    dispatcher = client_for(world.dispatcher)
+    listed = dispatcher.get("/api/v1/cases/?status=registered").json()["results"]
+    assert [c["id"] for c in listed] == [other.pk]
+    assert listed[0]["number"] == other.number and listed[0]["light"] == "green"
+    both = dispatcher.get("/api/v1/cases/?ordering=created_at").json()["results"]
+    assert [c["id"] for c in both] == [mine.pk, other.pk]
+    box = f"{IN_G1[0] - 0.001},{IN_G1[1] - 0.001},{IN_G1[0] + 0.001},{IN_G1[1] + 0.001}"
+    assert len(dispatcher.get(f"/api/v1/cases/?bbox={box}").json()["results"]) == 2
+    assert dispatcher.get("/api/v1/cases/?bbox=0,0,1,1").json()["results"] == []
+    area = world.city.community.pk
+    assert len(dispatcher.get(f"/api/v1/cases/?area={area}").json()["results"]) == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=lost", "bbox=1,2,3", "bbox=5,5,1,1", "created_after=yesterday", "area=x",
+     "ordering=number", "overdue=maybe"],
+)  # fmt: skip
+def test_bad_filters_are_named(world, query):
+    body = error(client_for(world.dispatcher).get(f"/api/v1/cases/?{query}"), 400, "invalid")
+    assert query.split("=")[0] in body["fields"]
+
+
+def test_detail_shows_history_actions_and_masked_contact(world):
+    case = case_in(world, Status.IN_PROGRESS, reporter_phone="13912345678")
+    detail = client_for(world.handler).get(f"/api/v1/cases/{case.pk}/").json()
+    assert [e["action"] for e in detail["events"]] == [
+        "reported", "registered", "dispatched", "acknowledged",
+    ]  # fmt: skip
+    assert "report_back" in detail["actions"] and "register" not in detail["actions"]
+    assert detail["contact"]["phone"] == "13912345678"
+    supervisor = client_for(world.supervisor).get(f"/api/v1/cases/{case.pk}/").json()
+    assert supervisor["contact"]["phone"] == "139****5678"
+    assert supervisor["actions"] == ["remind", "supervise", "comment"]
+
+
+def test_a_case_out_of_scope_does_not_exist(world):
+    case = case_in(world, Status.REGISTERED)
+    client = client_for(world.other_handler)
+    error(client.get(f"/api/v1/cases/{case.pk}/"), 404, "not_found")
+    error(client.post(f"/api/v1/cases/{case.pk}/dispatch/", {}, format="json"), 404, "not_found")
+    error(client.get("/api/v1/cases/999999/"), 404, "not_found")
+
+
+def test_a_grid_worker_files_a_case_with_a_photo(world):
+    client = client_for(world.grid_worker)
+    response = client.post(
+        "/api/v1/cases/",
+        {
+            "category": "BJ0101",
+            "description": "井盖缺失",
+            "lng": IN_G1[0],
+            "lat": IN_G1[1],
+            "photos": [jpeg("a.jpg"), jpeg("b.jpg")],
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "reported" and body["grid"] == "320402001001001"
+    assert len(body["photos"]) == 2 and body["photos"][0]["kind"] == "report"
+
+
+def test_a_case_filed_as_json(world):
+    response = client_for(world.grid_worker).post(
+        "/api/v1/cases/",
+        {"category": "BJ0101", "description": "x", "lng": IN_G1[0], "lat": IN_G1[1]},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert Case.objects.get().category.code == "BJ0101"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"lng": 119.95, "lat": 31.71}, "location"),  # in the gap: outside every grid
+        ({"lng": 500}, "lng"),
+        ({"lat": "north"}, "lat"),
+        ({"category": "XX9999"}, "category"),
+        ({"description": ""}, "description"),
+        ({"description": "x" * 4001}, "description"),
+        ({"crs": "bd09"}, "crs"),
+        ({"reporter_email": "not-an-email"}, "reporter_email"),
+    ],
+)
+def test_bad_case_input_is_named_and_nothing_is_stored(world, payload, field):
+    data = {"category": "BJ0101", "description": "x", "lng": IN_G1[0], "lat": IN_G1[1]}
+    data.update(payload)
+    response = client_for(world.grid_worker).post("/api/v1/cases/", data, format="json")
+    body = error(response, 400, response.json()["error"]["code"])
+    assert field in body["fields"]
+    assert not Case.objects.exists()
+
+
+def test_a_non_image_photo_is_refused(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client_for(world.grid_worker).post(
+        "/api/v1/cases/",
+        {"description": "x", "lng": IN_G1[0], "lat": IN_G1[1],
+         "photos": [SimpleUploadedFile("a.jpg", b"%PDF-1.4")]},
+        format="multipart",
+    )  # fmt: skip
+    body = error(response, 400, "photo_invalid")
+    assert "photos" in body["fields"] and not Case.objects.exists()
+
+
+def test_malformed_json_is_a_clear_400(world):
+    response = client_for(world.grid_worker).post(
+        "/api/v1/cases/", "{not json", content_type="application/json"
+    )
+    error(response, 400, "malformed")
+
+
+def test_actions_through_the_api(world):
+    case = case_in(world, Status.REPORTED)
+    dispatcher = client_for(world.dispatcher)
+    url = f"/api/v1/cases/{case.pk}"
+    assert dispatcher.get(f"{url}/actions/").json()["actions"] == [
+        "register", "reject", "merge", "remind", "add_cohandler", "comment",
+    ]  # fmt: skip
+    body = dispatcher.post(f"{url}/register/", {"note": "ok"}, format="json").json()
+    assert body["status"] == "registered"
+    body = dispatcher.post(f"{url}/dispatch/", {"department": "SZGS"}, format="json").json()
+    assert body["status"] == "dispatched" and body["department"]["code"] == "SZGS"
+    again = dispatcher.post(f"{url}/dispatch/", {}, format="json")
+    assert "dispatched now" in error(again, 409, "conflict")["message"]
+    handler = client_for(world.other_handler)
+    body = handler.post(f"{url}/acknowledge/", {}, format="json").json()
+    assert body["status"] == "in_progress"
+    response = handler.post(
+        f"{url}/report-back/", {"note": "已修复", "photos": [jpeg()]}, format="multipart"
+    )
+    assert response.json()["status"] == "handled"
+    assert CaseEvent.objects.filter(case=case).count() == 5
+
+
+def test_refusals_in_the_error_format(world):
+    case = case_in(world, Status.DISPATCHED)
+    url = f"/api/v1/cases/{case.pk}"
+    supervisor = client_for(world.supervisor)
+    error(supervisor.post(f"{url}/acknowledge/", {}, format="json"), 403, "permission_denied")
+    handler = client_for(world.handler)
+    body = error(handler.post(f"{url}/return/", {}, format="json"), 400, "invalid")
+    assert "reason" in body["fields"]
+    stale = handler.post(f"{url}/acknowledge/", {"expected_version": 1}, format="json")
+    assert "changed since you saw it" in error(stale, 409, "conflict")["message"]
+    body = error(
+        client_for(world.dispatcher).post(
+            f"{url}/dispatch/", {"department": "NOPE"}, format="json"
+        ),
+        400,
+        "invalid",
+    )
+    assert "department" in body["fields"]
+    assert Case.objects.get(pk=case.pk).version == case.version
+
+
+def test_anonymous_requests_are_refused(world, client):
+    response = client.get("/api/v1/cases/")
+    assert response.status_code in (401, 403)
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_reference_lists_and_schema(world):
+    client = client_for(world.grid_worker)
+    categories = client.get("/api/v1/categories/").json()
+    assert len(categories) == 128 and categories[0]["code"] == "BJ0101"
+    assert {d["code"] for d in client.get("/api/v1/departments/").json()} == {"CGJ", "SZGS"}
+    schema = client.get("/api/v1/schema/")
+    assert schema.status_code == 200 and b"/api/v1/cases/{id}/report-back/" in schema.content
