@@ -4,13 +4,14 @@ starts from a user goes through ``cases_visible_to``."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from django.contrib.gis.measure import D
 from django.db.models import QuerySet
 from django_fsm import can_proceed
 
 from .errors import CaseNotFound
-from .models import OPEN_STATUSES, Case, CaseDirective, CaseEvent, Status
+from .models import OPEN_STATUSES, Case, CaseDirective, CaseEvent
 from .policy import ACTIONS, TRANSITION_OF_ACTION, role_for, scope_of, visible_q
 
 
@@ -59,7 +60,8 @@ def duplicate_candidates(case: Case) -> list[Case]:
     radius = D(m=category.duplicate_radius_m)
     # Degrees of latitude bound the search so the GiST index is used; the
     # exact spheroid distance then decides.
-    degrees = category.duplicate_radius_m / 111_000 * 1.5
+    cos_lat = max(math.cos(math.radians(case.location.y)), 0.01)
+    degrees = category.duplicate_radius_m / 111_000 / cos_lat * 1.1
     return list(
         Case.objects.filter(
             category=category,
@@ -70,7 +72,6 @@ def duplicate_candidates(case: Case) -> list[Case]:
         )
         .filter(location__distance_lte=(case.location, radius))
         .exclude(pk=case.pk)
-        .exclude(status=Status.REPORTED)
         .order_by("created_at")[:20]
     )
 

@@ -62,18 +62,31 @@ MAX_TEXT = 2000
 # --- Shared steps ------------------------------------------------------------------
 
 
-def _lock(case: Case | int, actor) -> Case:
-    """The case, locked. Visibility is checked before waiting for the lock, so
-    someone who could see the case and lost it to a concurrent action (a
-    return takes it away from the department) gets the conflict that says
-    what happened, not "not found"."""
-    pk = case.pk if isinstance(case, Case) else case
+def _pk(case: Case | int, *, field: str | None = None) -> int:
+    if isinstance(case, Case):
+        return case.pk
+    if isinstance(case, int) and not isinstance(case, bool):
+        return case
+    if field:
+        raise CaseInputError(_("Give the id of a case."), field=field)
+    raise CaseNotFound(case)
+
+
+def _lock(case: Case | int, actor, *, also: Sequence[int] = ()) -> Case:
+    """The case, locked (with the ``also`` rows, in id order). Visibility is
+    checked before waiting for the lock, so someone who could see the case
+    and lost it to a concurrent action (a return takes it away from the
+    department) gets the conflict that says what happened, not "not found"."""
+    pk = _pk(case)
     if not Case.objects.filter(visible_q(actor), pk=pk).exists():
         raise CaseNotFound(pk)
-    try:
-        return Case.objects.select_for_update(of=("self",)).get(pk=pk)
-    except Case.DoesNotExist:
-        raise CaseNotFound(pk) from None
+    rows = list(
+        Case.objects.select_for_update(of=("self",)).filter(pk__in=[pk, *also]).order_by("pk")
+    )
+    for row in rows:
+        if row.pk == pk:
+            return row
+    raise CaseNotFound(pk)
 
 
 def _check(case: Case, actor, action: str, expected_version: int | None) -> str:
@@ -138,6 +151,8 @@ def _record(
 
 
 def _text(value: str, field: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+    if value is not None and not isinstance(value, str):
+        raise CaseInputError(_("%(field)s must be text.") % {"field": field}, field=field)
     value = (value or "").strip()
     if required and not value:
         raise CaseInputError(_("Say why: %(field)s is required.") % {"field": field}, field=field)
@@ -154,11 +169,13 @@ def _attach(case, event, photos, kind, actor) -> list[CaseAttachment]:
         CaseAttachment.objects.create(
             case=case, kind=kind, file=photo, event=event, uploaded_by=actor
         )
-        for photo in photos
+        for photo in photos or ()
     ]
 
 
 def _check_photos(photos: Sequence[UploadedFile], *, field: str, required: bool) -> None:
+    if photos is None:
+        photos = ()
     if required and not photos:
         raise CaseInputError(
             _("At least one photo is required."), field=field, code="photo_required"
@@ -170,6 +187,12 @@ def _check_photos(photos: Sequence[UploadedFile], *, field: str, required: bool)
         )
     for photo in photos:
         check_photo(photo, field=field)
+
+
+def _bool(value, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise CaseInputError(_("%(field)s must be true or false.") % {"field": field}, field=field)
+    return value
 
 
 def _settle_directives(case: Case, now: dt.datetime) -> None:
@@ -218,6 +241,8 @@ def case_report(
     description = _text(description, "description", required=True, limit=4000)
     if urgency is not None and urgency not in Urgency.values:
         raise CaseInputError(_("Unknown urgency “%(u)s”.") % {"u": urgency}, field="urgency")
+    if category is not None and not isinstance(category, Category):
+        raise CaseInputError(_("Unknown category."), field="category")
     if category is not None and not category.is_active:
         raise CaseInputError(_("This category is no longer in use."), field="category")
     try:
@@ -243,13 +268,18 @@ def case_report(
             raise ActionForbidden(_("This point is outside your command centre's area."))
     else:
         role = Role.CITIZEN
-    if self_handled and source != Source.GRID_WORKER:
+    if _bool(self_handled, "self_handled") and source != Source.GRID_WORKER:
         raise CaseInputError(
             _("Only a grid worker reports a case as handled on the spot."), field="self_handled"
         )
     _check_photos(photos, field="photos", required=False)
     if self_handled:
         _check_photos(handling_photos, field="handling_photos", required=True)
+        if category is None:
+            raise CaseInputError(
+                _("Say what was fixed: a case handled on the spot needs a category."),
+                field="category",
+            )
 
     with transaction.atomic():
         case = Case(
@@ -373,8 +403,10 @@ def case_reject(
         role = _check(case, actor, "reject", expected_version)
         reason = _text(reason, "reason", required=True)
         from_status = case.status
-        case.reject(reason=RejectReason.VOID)
-        deadlines.stage_start(case, now=timezone.now())
+        case.reject()
+        now = timezone.now()
+        deadlines.stage_start(case, now=now)
+        _settle_directives(case, now)
         _record(
             case, actor=actor, role=role, action="rejected", from_status=from_status,
             payload={"kind": RejectReason.VOID, "reason": reason},
@@ -393,11 +425,22 @@ def case_merge(
     """Close a report as a duplicate of ``original`` (an open case). Its reporter
     follows the original from now on."""
     with transaction.atomic():
-        case = _lock(case, actor)
-        role = _check(case, actor, "merge", expected_version)
-        original = _lock(original, actor)
-        if original.pk == case.pk:
+        # Both rows, locked in id order: two merges of A into B and B into A
+        # at once wait for each other instead of deadlocking.
+        case_pk, original_pk = _pk(case), _pk(original, field="original")
+        if original_pk == case_pk:
             raise CaseInputError(_("A case cannot duplicate itself."), field="original")
+        if not Case.objects.filter(visible_q(actor), pk=case_pk).exists():
+            raise CaseNotFound(case_pk)
+        if not Case.objects.filter(visible_q(actor), pk=original_pk).exists():
+            raise CaseInputError(_("No such open case to merge into."), field="original")
+        case = _lock(case_pk, actor, also=[original_pk])
+        original = Case.objects.get(pk=original_pk)  # locked with it
+        role = _check(case, actor, "merge", expected_version)
+        if role_for(actor, original, "merge") is None:
+            raise ActionForbidden(
+                _("Case %(number)s is not with your command centre.") % {"number": original.number}
+            )
         if not original.is_open or original.duplicate_of_id is not None:
             raise CaseInputError(
                 _("Case %(number)s is not open; merge into an open case.")
@@ -406,8 +449,10 @@ def case_merge(
             )
         note = _text(note, "note", required=False)
         from_status = case.status
-        case.reject(reason=RejectReason.DUPLICATE, duplicate_of=original)
-        deadlines.stage_start(case, now=timezone.now())
+        case.merge_into(original=original)
+        now = timezone.now()
+        deadlines.stage_start(case, now=now)
+        _settle_directives(case, now)
         _record(
             case, actor=actor, role=role, action="merged", from_status=from_status,
             payload={"kind": RejectReason.DUPLICATE, "original": original.number, "note": note},
@@ -493,9 +538,17 @@ def case_escalate(
 # --- Department ----------------------------------------------------------------------
 
 
-def _simple(action: str, event: str, *, restart: bool, text_field: str | None = None):
+def _simple(
+    action: str,
+    event: str,
+    *,
+    restart: bool,
+    text_field: str | None = None,
+    settle: bool = False,
+):
     """A service for a transition that takes nothing but an optional or
-    required text (reason / note) and restarts or keeps the deadline."""
+    required text (reason / note), restarts or keeps the deadline, and
+    settles (``settle``) the reminders and orders addressed to the department."""
 
     def service(
         *, case: Case | int, actor, reason: str = "", expected_version: int | None = None
@@ -506,8 +559,11 @@ def _simple(action: str, event: str, *, restart: bool, text_field: str | None = 
             text = _text(reason, text_field or "note", required=text_field is not None)
             from_status = case.status
             getattr(case, TRANSITION_OF_ACTION[action])()
+            now = timezone.now()
             if restart:
-                deadlines.stage_start(case, now=timezone.now())
+                deadlines.stage_start(case, now=now)
+            if settle:
+                _settle_directives(case, now)
             _record(
                 case, actor=actor, role=role, action=event, from_status=from_status,
                 payload={text_field or "note": text},
@@ -520,7 +576,7 @@ def _simple(action: str, event: str, *, restart: bool, text_field: str | None = 
 
 case_acknowledge = _simple("acknowledge", "acknowledged", restart=True)
 case_acknowledge.__doc__ = "Acknowledge (签收) a dispatched case: handling starts."
-case_return = _simple("return", "returned", restart=True, text_field="reason")
+case_return = _simple("return", "returned", restart=True, text_field="reason", settle=True)
 case_return.__doc__ = "Return (退单) a case that is not the department's, saying why."
 case_request_suspension = _simple(
     "request_suspension", "suspension_requested", restart=False, text_field="reason"
@@ -565,7 +621,7 @@ def case_decide_extension(
     expected_version: int | None = None,
 ) -> Case:
     """Approve (the handling deadline moves) or deny an extension request."""
-    action = "approve_extension" if approve else "deny_extension"
+    action = "approve_extension" if _bool(approve, "approve") else "deny_extension"
     with transaction.atomic():
         case = _lock(case, actor)
         role = _check(case, actor, action, expected_version)
@@ -661,7 +717,7 @@ def case_inspect(
 ) -> Case:
     """Inspect (核查) on site: pass closes the case; fail sends it back to the
     department for rework, saying what is still wrong."""
-    action = "inspect_pass" if passed else "inspect_fail"
+    action = "inspect_pass" if _bool(passed, "passed") else "inspect_fail"
     _check_photos(photos, field="photos", required=False)
     with transaction.atomic():
         case = _lock(case, actor)
@@ -745,7 +801,11 @@ def case_issue_directive(
         raise CaseInputError(_("Unknown kind “%(k)s”.") % {"k": kind}, field="kind")
     action = "remind" if kind == DirectiveKind.REMINDER else "supervise"
     now = timezone.now()
-    if due_at is None or due_at <= now:
+    if not isinstance(due_at, dt.datetime) or timezone.is_naive(due_at):
+        raise CaseInputError(
+            _("Give the deadline as a date and time with its time zone."), field="due_at"
+        )
+    if due_at <= now:
         raise CaseInputError(_("The deadline must be in the future."), field="due_at")
     with transaction.atomic():
         case = _lock(case, actor)

@@ -22,9 +22,10 @@ from ..models import (
     Category,
     Satisfaction,
     Source,
+    Status,
     Urgency,
 )
-from ..selectors import case_actions, contact_for, open_directives
+from ..selectors import case_actions, contact_for, duplicate_candidates, open_directives
 
 MAX_PHOTOS = 9
 
@@ -110,6 +111,13 @@ class DirectiveSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class CandidateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class CaseDetailSerializer(CaseListSerializer):
     events = serializers.SerializerMethodField()
     photos = AttachmentSerializer(source="attachments", many=True)
@@ -117,13 +125,15 @@ class CaseDetailSerializer(CaseListSerializer):
     actions = serializers.SerializerMethodField()
     directives = serializers.SerializerMethodField()
     duplicate_of = serializers.CharField(source="duplicate_of.number", allow_null=True)
+    duplicate_candidates = serializers.SerializerMethodField()
 
     class Meta(CaseListSerializer.Meta):
         fields = [
             *CaseListSerializer.Meta.fields,
             "yellow_at", "stage_started_at", "satisfaction", "self_handled", "unrouted",
             "reject_reason", "duplicate_of", "return_count", "rework_count", "extension_count",
-            "overdue_count", "contact", "photos", "directives", "actions", "events",
+            "overdue_count", "contact", "photos", "directives", "actions",
+            "duplicate_candidates", "events",
         ]  # fmt: skip
 
     def _user(self):
@@ -141,6 +151,13 @@ class CaseDetailSerializer(CaseListSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_actions(self, case: Case) -> list[str]:
         return case_actions(self._user(), case)
+
+    @extend_schema_field(CandidateSerializer(many=True))
+    def get_duplicate_candidates(self, case: Case):
+        """Offered while the case can still be merged (reported or registered)."""
+        if case.status not in (Status.REPORTED, Status.REGISTERED):
+            return []
+        return CandidateSerializer(duplicate_candidates(case), many=True).data
 
     @extend_schema_field(DirectiveSerializer(many=True))
     def get_directives(self, case: Case):

@@ -8,11 +8,12 @@ clock, saves, records a ``CaseEvent`` and publishes after commit.
     reported ─register─▶ registered ─dispatch─▶ dispatched ─acknowledge─▶ in_progress
     in_progress ─report_back─▶ handled ─inspect_pass─▶ closed
     reported ─report_self_handled─▶ handled        (a grid worker fixed it on site)
-    reported ─reject─▶ rejected                    (void, or duplicate of another case)
+    reported ─reject─▶ rejected                    (void)
+    reported/registered ─merge_into─▶ rejected     (duplicate of an open case)
     registered/returned ─escalate─▶ registered     (one command level up)
     dispatched ─return─▶ returned ─dispatch─▶ dispatched
     in_progress ─approve_suspension─▶ suspended ─resume─▶ in_progress
-    handled ─inspect_fail─▶ in_progress            (rework)
+    handled ─inspect_fail─▶ in_progress            (rework; registered when no department)
     closed ─reopen─▶ in_progress                   (registered when it had no department)
 """
 
@@ -315,9 +316,18 @@ class Case(FSMModelMixin, models.Model):
     @transition(
         field=status, source=Status.REPORTED, target=Status.REJECTED, permission=_may("reject")
     )
-    def reject(self, *, reason: str, duplicate_of: Case | None = None):
-        self.reject_reason = reason
-        self.duplicate_of = duplicate_of
+    def reject(self):
+        self.reject_reason = RejectReason.VOID
+
+    @transition(
+        field=status,
+        source=[Status.REPORTED, Status.REGISTERED],
+        target=Status.REJECTED,
+        permission=_may("merge"),
+    )
+    def merge_into(self, *, original: Case):
+        self.reject_reason = RejectReason.DUPLICATE
+        self.duplicate_of = original
 
     @transition(field=status, source=Status.REPORTED, target=Status.HANDLED)
     def report_self_handled(self):
@@ -442,11 +452,14 @@ class Case(FSMModelMixin, models.Model):
     @transition(
         field=status,
         source=Status.HANDLED,
-        target=Status.IN_PROGRESS,
+        target=RETURN_VALUE(Status.IN_PROGRESS, Status.REGISTERED),
         permission=_may("inspect_fail"),
     )
     def inspect_fail(self):
+        """Rework by the department; a case handled on the spot by its grid
+        worker has none, so it goes to the command centre to dispatch."""
         self.rework_count += 1
+        return Status.IN_PROGRESS if self.department_id else Status.REGISTERED
 
     @transition(
         field=status,

@@ -201,3 +201,16 @@ def test_reference_lists_and_schema(world):
     assert {d["code"] for d in client.get("/api/v1/departments/").json()} == {"CGJ", "SZGS"}
     schema = client.get("/api/v1/schema/")
     assert schema.status_code == 200 and b"/api/v1/cases/{id}/report-back/" in schema.content
+
+
+def test_a_new_report_offers_its_duplicates_until_it_is_dispatched(world):
+    original = case_in(world, Status.DISPATCHED)
+    tip = case_in(world, Status.REPORTED)
+    dispatcher = client_for(world.dispatcher)
+    detail = dispatcher.get(f"/api/v1/cases/{tip.pk}/").json()
+    assert [c["id"] for c in detail["duplicate_candidates"]] == [original.pk]
+    merged = dispatcher.post(
+        f"/api/v1/cases/{tip.pk}/merge/", {"original": original.pk}, format="json"
+    ).json()
+    assert merged["status"] == "rejected" and merged["duplicate_of"] == original.number
+    assert merged["duplicate_candidates"] == []

@@ -23,7 +23,7 @@ from cases.models import (
 )
 from cases.selectors import duplicate_candidates
 from organisation.models import Department
-from tests.cases.conftest import IN_G1, IN_G4, case_in, jpeg, report
+from tests.cases.conftest import IN_G1, IN_G4, case_in, fresh, jpeg, report
 
 pytestmark = pytest.mark.django_db
 
@@ -385,7 +385,7 @@ def test_merge_links_the_duplicate_and_its_reporter_follows_the_original(world):
     # the citizen now sees the original
     from cases.selectors import cases_visible_to
 
-    assert cases_visible_to(world.citizen).filter(pk=original.pk).exists()
+    assert cases_visible_to(fresh(world.citizen)).filter(pk=original.pk).exists()
 
 
 def test_merge_into_a_closed_case_or_itself_is_refused(world):
@@ -418,3 +418,75 @@ def test_an_approved_extension_turns_a_yellow_light_green_for_a_new_deadline(wor
     Case.objects.filter(pk=case.pk).update(yellow_at=now)
     assert sla_sweep(now=now + dt.timedelta(seconds=1)).yellow == 1
     assert case.events.filter(action="sla_yellow").count() == 2
+
+
+def test_a_registered_case_can_still_be_merged(world):
+    original = case_in(world, Status.DISPATCHED)
+    second = case_in(world, Status.REGISTERED)
+    merged = services.case_merge(case=second, actor=world.dispatcher, original=original)
+    assert merged.status == Status.REJECTED and merged.duplicate_of == original
+
+
+def test_merging_into_a_case_of_another_centre_is_refused(world):
+    original = case_in(world, Status.REGISTERED)
+    services.case_escalate(case=original, actor=world.dispatcher, reason="跨街道")
+    tip = report(world)
+    with pytest.raises(ActionForbidden):
+        services.case_merge(case=tip, actor=fresh(world.dispatcher), original=original)
+    assert unchanged(tip)
+
+
+def test_a_return_settles_the_orders_addressed_to_the_department(world):
+    case = case_in(world, Status.DISPATCHED)
+    services.case_issue_directive(
+        case=case,
+        actor=world.supervisor,
+        kind="supervision",
+        message="督办",
+        due_at=timezone.now() + dt.timedelta(hours=2),
+    )
+    case = services.case_return(case=case, actor=world.handler, reason="不属于本部门")
+    assert not case.is_supervised
+    assert not CaseDirective.objects.filter(case=case, settled_at=None).exists()
+
+
+def test_a_case_handled_on_the_spot_needs_a_category(world):
+    with pytest.raises(CaseInputError) as exc:
+        report(world, category=None, self_handled=True, handling_photos=[jpeg()])
+    assert exc.value.field == "category" and not Case.objects.exists()
+
+
+def test_staff_who_filed_a_case_do_not_rate_or_reopen_it(world):
+    case = case_in(world, Status.CLOSED)  # filed by the grid worker
+    with pytest.raises(ActionForbidden):
+        services.case_rate(case=case, actor=world.grid_worker, satisfaction="satisfied")
+    with pytest.raises(ActionForbidden):
+        services.case_reopen(case=case, actor=world.grid_worker, reason="x")
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda w, c: services.case_decide_extension(case=c, actor=w.dispatcher, approve="false"),
+         "approve"),
+        (lambda w, c: services.case_comment(case=c, actor=w.handler, text=5), "text"),
+        (lambda w, c: services.case_issue_directive(
+            case=c, actor=w.supervisor, kind="reminder", message="x", due_at="tomorrow"), "due_at"),
+        (lambda w, c: services.case_issue_directive(
+            case=c, actor=w.supervisor, kind="reminder", message="x",
+            due_at=dt.datetime(2030, 1, 1)), "due_at"),
+        (lambda w, c: services.case_merge(case=c, actor=w.dispatcher, original="x"), "original"),
+    ],
+)  # fmt: skip
+def test_wrong_types_are_input_errors(world, call, field):
+    case = case_in(world, Status.IN_PROGRESS)
+    with pytest.raises(CaseInputError) as exc:
+        call(world, case)
+    assert exc.value.field == field and unchanged(case)
+
+
+def test_a_case_id_that_is_not_a_number_is_not_found(world):
+    from cases.errors import CaseNotFound
+
+    with pytest.raises(CaseNotFound):
+        services.case_acknowledge(case="abc", actor=world.handler)

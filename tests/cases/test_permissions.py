@@ -562,7 +562,8 @@ def test_a_self_handled_case_is_inspected_by_another_worker_of_the_grid(world):
     assert "inspect_fail" in case_actions(colleague, case)
     services.case_inspect(case=case, actor=colleague, passed=False, note="未清理干净")
     stored = Case.objects.get(pk=case.pk)
-    assert (stored.status, stored.rework_count) == (Status.IN_PROGRESS, 1)
+    # No department handled it: rework goes back to the command centre to dispatch.
+    assert (stored.status, stored.rework_count) == (Status.REGISTERED, 1)
     event = stored.events.order_by("-id").first()
     assert (event.action, event.actor, event.actor_role) == ("rework", colleague, "grid_worker")
 

@@ -70,3 +70,16 @@ def test_a_co_handling_grant_reaches_a_handler_who_joins_later(world):
     assert not cases_visible_to(newcomer).filter(pk=case.pk).exists()
     RoleMembership.objects.create(user=newcomer, role=Role.HANDLER, department=world.szgs)
     assert cases_visible_to(fresh(newcomer)).filter(pk=case.pk).exists()
+
+
+def test_leaving_a_department_leaves_its_group(world):
+    membership = world.other_handler.roles.get()
+    membership.role, membership.department, membership.area = (
+        Role.SUPERVISOR, None, world.city.district,
+    )  # fmt: skip
+    membership.save()
+    assert not world.szgs.group.user_set.filter(pk=world.other_handler.pk).exists()
+    membership.role, membership.department, membership.area = Role.HANDLER, world.cgj, None
+    membership.save()
+    assert world.cgj.group.user_set.filter(pk=world.other_handler.pk).exists()
+    assert not world.szgs.group.user_set.filter(pk=world.other_handler.pk).exists()

@@ -285,8 +285,9 @@ def test_listing_twenty_cases_takes_a_bounded_number_of_queries(
     services.case_add_cohandler(case=made[0], actor=world.dispatcher, user=world.citizen)
 
     user = fresh(world.users[role])
-    # Loading the user's scope (roles, grids, groups) and the list itself.
-    with django_assert_max_num_queries(4):
+    # Loading the user's scope (roles, grids, groups, followed and granted
+    # cases) and the list itself.
+    with django_assert_max_num_queries(7):
         rows = list(cases_visible_to(user))
     assert len(rows) == count
     # With the scope loaded, listing is one query, whatever the number of cases.
