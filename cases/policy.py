@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from grids.models import Area
 from organisation.models import Role, RoleMembership
 
 from .models import Case, CaseFollower, CaseGroupObjectPermission, CaseUserObjectPermission
@@ -238,8 +237,3 @@ def role_for(user, case: Case, action: str) -> str | None:
         if ROLE_APPLIES[role](scope, case):
             return str(role)
     return None
-
-
-def may_report_in(user, grid: Area) -> bool:
-    """Grid workers report in the grids assigned to them today."""
-    return grid.pk in scope_of(user).grid_ids

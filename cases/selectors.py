@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django_fsm import can_proceed
 
 from .errors import CaseNotFound
-from .models import OPEN_STATUSES, Case, CaseDirective, CaseEvent
+from .models import OPEN_STATUSES, Case, CaseDirective
 from .policy import ACTIONS, TRANSITION_OF_ACTION, role_for, scope_of, visible_q
 
 
@@ -37,17 +37,6 @@ def case_actions(user, case: Case) -> list[str]:
         if role_for(user, case, action) is not None:
             allowed.append(action)
     return allowed
-
-
-def case_timeline(user, case: Case) -> QuerySet[CaseEvent]:
-    case_get(user, case.pk)
-    return case.events.select_related("actor").prefetch_related("attachments").order_by("id")
-
-
-def events_visible_since(user, since_id: int, *, limit: int = 500) -> QuerySet[CaseEvent]:
-    return CaseEvent.objects.filter(
-        id__gt=since_id, case__in=cases_visible_to(user).values("pk")
-    ).order_by("id")[:limit]
 
 
 def duplicate_candidates(case: Case) -> list[Case]:

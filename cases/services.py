@@ -31,7 +31,6 @@ from django_fsm import can_proceed, has_transition_perm
 from guardian.shortcuts import assign_perm
 
 from grids.coords import CoordinateSystem, parse_coordinate_system, to_wgs84
-from grids.models import Area, Level
 from grids.selectors import OutsideJurisdiction, grid_for_point
 from organisation.models import Department, Role
 
@@ -879,9 +878,3 @@ def case_comment(
         )  # fmt: skip
         _attach(case, event, photos, AttachmentKind.HANDLING, actor)
     return case
-
-
-def area_of_command(case: Case) -> Area:
-    """The command centre's area in charge of ``case``."""
-    index = case.command_level - Level.CITY
-    return Area.objects.without_geometry().get(pk=case.ancestor_ids[index])
