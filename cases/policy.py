@@ -108,6 +108,7 @@ class Scope:
     # are read once and put in the filter as literals, which keeps every
     # branch of the OR on an index.
     extra_case_ids: frozenset[int] = frozenset()
+    cohandled_case_ids: frozenset[int] = frozenset()  # the ``cohandle_case`` grants among them
 
 
 def scope_of(user) -> Scope:
@@ -120,6 +121,7 @@ def scope_of(user) -> Scope:
     from grids.selectors import grids_of_worker
 
     group_ids = list(user.groups.values_list("pk", flat=True))
+    extra, cohandled = _granted_case_ids(user.pk, group_ids)
     memberships = list(
         RoleMembership.objects.filter(user=user).select_related("area").defer("area__boundary")
     )
@@ -136,7 +138,8 @@ def scope_of(user) -> Scope:
         if Role.GRID_WORKER in roles
         else frozenset(),
         group_ids=frozenset(group_ids),
-        extra_case_ids=_extra_case_ids(user.pk, group_ids),
+        extra_case_ids=extra,
+        cohandled_case_ids=cohandled,
     )
     user._case_scope = scope
     return scope
@@ -145,19 +148,20 @@ def scope_of(user) -> Scope:
 GRANT_CODENAMES = ("view_case", "cohandle_case")
 
 
-def _extra_case_ids(user_id: int, group_ids: list[int]) -> frozenset[int]:
-    followed = CaseFollower.objects.filter(user_id=user_id).values_list("case_id", flat=True)
-    granted = CaseUserObjectPermission.objects.filter(
-        user_id=user_id, permission__codename__in=GRANT_CODENAMES
-    ).values_list("content_object_id", flat=True)
-    ids = set(followed) | set(granted)
+def _granted_case_ids(user_id: int, group_ids: list[int]):
+    """(cases followed or granted, cases granted for co-handling)."""
+    grants = list(
+        CaseUserObjectPermission.objects.filter(
+            user_id=user_id, permission__codename__in=GRANT_CODENAMES
+        ).values_list("content_object_id", "permission__codename")
+    )
     if group_ids:
-        ids |= set(
-            CaseGroupObjectPermission.objects.filter(
-                group_id__in=group_ids, permission__codename__in=GRANT_CODENAMES
-            ).values_list("content_object_id", flat=True)
-        )
-    return frozenset(ids)
+        grants += CaseGroupObjectPermission.objects.filter(
+            group_id__in=group_ids, permission__codename__in=GRANT_CODENAMES
+        ).values_list("content_object_id", "permission__codename")
+    followed = CaseFollower.objects.filter(user_id=user_id).values_list("case_id", flat=True)
+    cohandled = frozenset(pk for pk, codename in grants if codename == "cohandle_case")
+    return frozenset(followed) | {pk for pk, _codename in grants}, cohandled
 
 
 def forget_scope(user) -> None:
@@ -193,20 +197,6 @@ def _dispatcher_acts(scope: Scope, case: Case) -> bool:
     )
 
 
-def _cohandles(scope: Scope, case: Case) -> bool:
-    if scope.user_id is None:
-        return False
-    user_grant = CaseUserObjectPermission.objects.filter(
-        content_object_id=case.pk, user_id=scope.user_id, permission__codename="cohandle_case"
-    )
-    group_grant = CaseGroupObjectPermission.objects.filter(
-        content_object_id=case.pk,
-        group_id__in=scope.group_ids,
-        permission__codename="cohandle_case",
-    )
-    return user_grant.exists() or (bool(scope.group_ids) and group_grant.exists())
-
-
 ROLE_APPLIES = {
     Role.DISPATCHER: _dispatcher_acts,
     Role.SUPERVISOR: lambda s, c: any(c.area_path.startswith(p) for p in s.supervisor_paths),
@@ -217,7 +207,7 @@ ROLE_APPLIES = {
     REPORTER: lambda s, c: (
         s.user_id is not None and c.reporter_id == s.user_id and c.source == "citizen"
     ),
-    COHANDLER: _cohandles,
+    COHANDLER: lambda s, c: c.pk in s.cohandled_case_ids,
 }
 
 

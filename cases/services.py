@@ -429,12 +429,10 @@ def case_merge(
         case_pk, original_pk = _pk(case), _pk(original, field="original")
         if original_pk == case_pk:
             raise CaseInputError(_("A case cannot duplicate itself."), field="original")
-        if not Case.objects.filter(visible_q(actor), pk=case_pk).exists():
-            raise CaseNotFound(case_pk)
-        if not Case.objects.filter(visible_q(actor), pk=original_pk).exists():
-            raise CaseInputError(_("No such open case to merge into."), field="original")
         case = _lock(case_pk, actor, also=[original_pk])
-        original = Case.objects.get(pk=original_pk)  # locked with it
+        original = Case.objects.filter(visible_q(actor), pk=original_pk).first()  # locked
+        if original is None:
+            raise CaseInputError(_("No such open case to merge into."), field="original")
         role = _check(case, actor, "merge", expected_version)
         if role_for(actor, original, "merge") is None:
             raise ActionForbidden(

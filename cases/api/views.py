@@ -17,7 +17,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from .. import services
-from ..errors import CaseInputError, CaseNotFound
+from ..errors import CaseInputError
 from ..models import DirectiveKind, Light, Status
 from ..selectors import case_actions, case_get, cases_visible_to
 from . import serializers as s
@@ -101,17 +101,6 @@ class Endpoint:
     summary: str
 
 
-def _merge(case, user, data, kw):
-    try:
-        services.case_merge(
-            case=case, actor=user, original=data["original"], note=data["note"], **kw
-        )
-    except CaseNotFound as exc:
-        if exc.case_id == case:
-            raise
-        raise CaseInputError(_("No such open case to merge into."), field="original") from None
-
-
 def _cohandler(case, user, data, kw):
     person = None
     if data.get("user") is not None:
@@ -129,7 +118,9 @@ ENDPOINTS = [
         "Register (立案) a report"),
     Endpoint("reject", s.ReasonSerializer, lambda c, u, d, kw: services.case_reject(
         case=c, actor=u, reason=d["reason"], **kw), "Void (作废) a report"),
-    Endpoint("merge", s.MergeSerializer, _merge, "Merge a report into the case it duplicates"),
+    Endpoint("merge", s.MergeSerializer, lambda c, u, d, kw: services.case_merge(
+        case=c, actor=u, original=d["original"], note=d["note"], **kw),
+        "Merge a report into the case it duplicates"),
     Endpoint("dispatch", s.DispatchSerializer, lambda c, u, d, kw: services.case_dispatch(
         case=c, actor=u, department=d["department"], note=d["note"], **kw),
         "Dispatch (派遣) or re-dispatch to a department"),
