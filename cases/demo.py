@@ -51,15 +51,19 @@ def create_demo_cases(*, seed: int = 2026) -> int:
     handler = User.objects.get(username="handler")
     cgj = Department.objects.get(code="CGJ")
     categories = list(Category.objects.filter(default_department=cgj, citizen_visible=True))
-    grids = list(Area.objects.filter(assignments__user=worker).without_geometry())
+    # A point inside each of the demo grid worker's grids, read once.
+    centres = [
+        boundary.point_on_surface
+        for boundary in Area.objects.filter(assignments__user=worker)
+        .order_by("code")
+        .values_list("boundary", flat=True)
+    ]
     created = 0
     for status, count in TARGETS:
         for _ in range(count):
             created += 1
             category = rng.choice(categories)
-            grid = rng.choice(grids)
-            point = Area.objects.filter(pk=grid.pk).values_list("boundary", flat=True)[0]
-            centre = point.point_on_surface
+            centre = rng.choice(centres)
             prefix = category.code[:2]
             case = services.case_report(
                 reporter=worker,
