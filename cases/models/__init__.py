@@ -20,7 +20,9 @@ from .case import (
     Status,
 )
 from .categories import (
+    AttributeType,
     Category,
+    CategoryAttribute,
     CategoryClass,
     Family,
     OverdueAction,
@@ -32,12 +34,15 @@ from .categories import (
     Urgency,
     category_code,
 )
+from .clients import ApiClient
 
 __all__ = [
     "FINAL_STATUSES",
     "OPEN_STATUSES",
     "STAGE_OF_STATUS",
+    "ApiClient",
     "AttachmentKind",
+    "AttributeType",
     "CalendarDay",
     "CalendarYear",
     "Case",
@@ -48,6 +53,7 @@ __all__ = [
     "CaseGroupObjectPermission",
     "CaseUserObjectPermission",
     "Category",
+    "CategoryAttribute",
     "CategoryClass",
     "Clock",
     "DirectiveKind",

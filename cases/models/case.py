@@ -223,6 +223,31 @@ class Case(FSMModelMixin, models.Model):
         _("satisfaction"), max_length=20, choices=Satisfaction.choices, blank=True
     )
 
+    # Citizen tips: the secret a reporter without an account follows the tip by.
+    tracking_token = models.CharField(
+        _("tracking token"), max_length=43, unique=True, null=True, blank=True, editable=False
+    )
+    api_client = models.ForeignKey(
+        "cases.ApiClient",
+        verbose_name=_("submitted through"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    media_url = models.URLField(_("media link given by the reporter"), max_length=500, blank=True)
+    attributes = models.JSONField(
+        _("answers"),
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+    )
+    # Safe resubmission: one case per (scope, key); a retry with the same key
+    # returns this case. The fingerprint tells a retry from a different request.
+    submission_scope = models.CharField(max_length=40, blank=True, editable=False)
+    submission_key = models.CharField(max_length=100, blank=True, editable=False)
+    submission_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+
     version = models.PositiveIntegerField(_("version"), default=1)
     created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -251,6 +276,13 @@ class Case(FSMModelMixin, models.Model):
                 fields=["due_at"],
                 name="cases_case_red_due",
                 condition=Q(light__in=["green", "yellow"], due_at__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission_scope", "submission_key"],
+                condition=~Q(submission_key=""),
+                name="cases_case_submitted_once",
             ),
         ]
 
@@ -576,7 +608,19 @@ class CaseAttachment(models.Model):
         Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="attachments"
     )
     kind = models.CharField(_("kind"), max_length=10, choices=AttachmentKind.choices)
+    # The stored photo is re-encoded from the upload without its metadata
+    # (EXIF, XMP, comments): nothing stored carries the phone's GPS or serial.
     file = models.ImageField(_("photo"), upload_to="cases/%Y/%m/")
+    thumbnail = models.ImageField(_("thumbnail"), upload_to="cases/thumbs/%Y/%m/", blank=True)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    source_format = models.CharField(_("uploaded format"), max_length=8, blank=True)
+    # Read from the upload's EXIF before it was stripped; staff only.
+    taken_at = models.DateTimeField(_("taken at (camera)"), null=True, blank=True)
+    taken_location = models.PointField(
+        _("taken at (camera GPS)"), srid=settings.GRIDS_SRID, null=True, blank=True
+    )
+    sha256 = models.CharField(_("SHA-256 of the upload"), max_length=64, blank=True)
     event = models.ForeignKey(
         CaseEvent,
         verbose_name=_("event"),

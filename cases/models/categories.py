@@ -173,6 +173,55 @@ class SlaRule(models.Model):
         return f"{scope} {self.urgency or '*'} {self.get_stage_display()}: {limit}"
 
 
+class AttributeType(models.TextChoices):
+    """Open311 GeoReport v2 attribute data types."""
+
+    STRING = "string", _("short text")
+    NUMBER = "number", _("number")
+    DATETIME = "datetime", _("date and time")
+    TEXT = "text", _("long text")
+    SINGLE = "singlevaluelist", _("one of a list")
+    MULTI = "multivaluelist", _("several of a list")
+
+
+class CategoryAttribute(models.Model):
+    """A question a reporter answers for a category (an Open311 service
+    definition attribute), such as "Is anyone hurt?"."""
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="attributes"
+    )
+    code = models.SlugField(_("code"), max_length=50)
+    description = models.CharField(_("question"), max_length=200)
+    description_en = models.CharField(_("question in English"), max_length=300, blank=True)
+    datatype = models.CharField(_("type"), max_length=16, choices=AttributeType.choices)
+    datatype_description = models.CharField(_("hint"), max_length=200, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    variable = models.BooleanField(
+        _("answered by the reporter"),
+        default=True,
+        help_text=_("Off for information shown to the reporter only."),
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    values = models.JSONField(
+        _("choices"),
+        default=list,
+        blank=True,
+        help_text=_('For lists: [{"key": "yes", "name": "是"}, …].'),
+    )
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["category", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "code"], name="cases_attribute_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category_id} {self.code}"
+
+
 class RoutingRule(models.Model):
     """Cases of ``category`` in ``area`` (and everything under it) go to
     ``department``. The rule on the deepest area containing the case wins."""
