@@ -47,3 +47,10 @@ class CaseConflict(CaseError):
 
     code = "conflict"
     status = 409
+
+
+class SubmissionKeyReused(CaseError):
+    """An idempotency key came back with a different request."""
+
+    code = "idempotency_key_reused"
+    status = 422

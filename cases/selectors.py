@@ -8,6 +8,7 @@ import math
 
 from django.contrib.gis.measure import D
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from .errors import CaseNotFound
@@ -109,3 +110,49 @@ def mask_email(email: str) -> str:
 
 def open_directives(case: Case) -> QuerySet[CaseDirective]:
     return case.directives.filter(settled_at__isnull=True).order_by("due_at")
+
+
+# --- Public (citizens following their tip) -----------------------------------------
+
+_PUBLIC_STEPS = {
+    "reported": _("Report received"),
+    "registered": _("Registered by the command centre"),
+    "rejected": _("Not taken up"),
+    "merged": _("Merged with an earlier report of the same problem"),
+    "dispatched": _("Sent to the department responsible"),
+    "redispatched": _("Sent to the department responsible"),
+    "acknowledged": _("The department started work"),
+    "suspended": _("On hold"),
+    "resumed": _("Work resumed"),
+    "handled": _("Reported fixed"),
+    "self_handled": _("Fixed on the spot by the grid worker"),
+    "closed": _("Checked on site and closed"),
+    "rework": _("Checked on site: more work needed"),
+    "reopened": _("Reopened"),
+    "rated": _("Rated"),
+}
+
+
+def tip_by_token(token: str) -> Case:
+    """The case a tracking token names, with what its public view reads."""
+    if not isinstance(token, str) or not 16 <= len(token) <= 43:
+        raise CaseNotFound()
+    case = (
+        Case.objects.select_related("category", "department")
+        .prefetch_related("attachments")
+        .filter(tracking_token=token)
+        .first()
+    )
+    if case is None:
+        raise CaseNotFound()
+    return case
+
+
+def public_timeline(case: Case) -> list[dict]:
+    """The steps of a case a reporter may see: what happened and when, never
+    who, and no notes."""
+    events = case.events.filter(action__in=_PUBLIC_STEPS).order_by("id")
+    return [
+        {"step": action, "label": str(_PUBLIC_STEPS[action]), "at": at}
+        for action, at in events.values_list("action", "created_at")
+    ]

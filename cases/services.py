@@ -19,12 +19,21 @@ action when anything at all changed on the case since.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
 from collections.abc import Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.core.validators import URLValidator
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
@@ -36,8 +45,15 @@ from organisation.models import Department, Role
 
 from . import deadlines
 from .categories import route_for
-from .errors import ActionForbidden, CaseConflict, CaseInputError, CaseNotFound
+from .errors import (
+    ActionForbidden,
+    CaseConflict,
+    CaseInputError,
+    CaseNotFound,
+    SubmissionKeyReused,
+)
 from .models import (
+    ApiClient,
     AttachmentKind,
     Case,
     CaseAttachment,
@@ -52,11 +68,13 @@ from .models import (
     Status,
     Urgency,
 )
-from .photos import check_photo
+from .photos import PreparedPhoto, prepare_photo
 from .policy import TRANSITION_OF_ACTION, forget_scope, role_for, scope_of, visible_q
 from .publishing import publish_on_commit
 
 MAX_TEXT = 2000
+
+logger = logging.getLogger(__name__)
 
 # --- Shared steps ------------------------------------------------------------------
 
@@ -163,18 +181,75 @@ def _text(value: str, field: str, *, required: bool, limit: int = MAX_TEXT) -> s
     return value
 
 
-def _attach(case, event, photos, kind, actor) -> list[CaseAttachment]:
-    return [
-        CaseAttachment.objects.create(
-            case=case, kind=kind, file=photo, event=event, uploaded_by=actor
+def _attach(case, event, photos: Sequence[PreparedPhoto], kind, actor) -> list[CaseAttachment]:
+    """Store prepared photos on the case; thumbnails are made after commit."""
+    attachments = []
+    for photo in photos or ():
+        hints = photo.hints
+        attachment = CaseAttachment(
+            case=case,
+            kind=kind,
+            event=event,
+            uploaded_by=actor,
+            width=photo.width,
+            height=photo.height,
+            source_format=photo.source_format,
+            sha256=photo.sha256,
+            taken_at=hints.taken_at,
+            taken_location=Point(hints.lng, hints.lat, srid=4326) if hints.has_location else None,
         )
-        for photo in photos or ()
-    ]
+        attachment.file.save(photo.name, photo.as_file(), save=False)
+        written = _WRITTEN_FILES.get()
+        if written is not None:
+            written.append(attachment.file.name)
+        attachment.save()
+        attachments.append(attachment)
+    if attachments:
+        ids = [a.pk for a in attachments]
+        transaction.on_commit(lambda: _queue_thumbnails(ids), robust=True)
+    return attachments
 
 
-def _check_photos(photos: Sequence[UploadedFile], *, field: str, required: bool) -> None:
+def _queue_thumbnails(ids: list[int]) -> None:
+    from .tasks import make_thumbnails
+
+    try:
+        make_thumbnails.delay(ids)
+    except Exception:  # the broker is down: the periodic catch-up makes them later
+        logger.exception("could not queue thumbnails for photos %s", ids)
+
+
+_WRITTEN_FILES: ContextVar[list[str] | None] = ContextVar("written_files", default=None)
+
+
+@contextmanager
+def _files_removed_on_failure():
+    """Photo files are written inside the transaction that records them; when
+    that transaction fails, the files it wrote are deleted again."""
+    written: list[str] = []
+    token = _WRITTEN_FILES.set(written)
+    try:
+        yield
+    except BaseException:
+        for name in written:
+            try:
+                default_storage.delete(name)
+            except Exception:
+                logger.exception("could not delete %s after a failed action", name)
+        raise
+    finally:
+        _WRITTEN_FILES.reset(token)
+
+
+def _prepare_photos(
+    photos: Sequence[UploadedFile] | None, *, field: str, required: bool
+) -> list[PreparedPhoto]:
+    """Check every photo by content and re-encode it without metadata; raise
+    before anything is stored when one of them is refused."""
     if photos is None:
         photos = ()
+    if not isinstance(photos, list | tuple):
+        raise CaseInputError(_("Give a list of photos."), field=field)
     if required and not photos:
         raise CaseInputError(
             _("At least one photo is required."), field=field, code="photo_required"
@@ -184,8 +259,7 @@ def _check_photos(photos: Sequence[UploadedFile], *, field: str, required: bool)
         raise CaseInputError(
             _("At most %(n)s photos per step.") % {"n": limit}, field=field, code="too_many_photos"
         )
-    for photo in photos:
-        check_photo(photo, field=field)
+    return [prepare_photo(photo, field=field) for photo in photos]
 
 
 def _bool(value, field: str) -> bool:
@@ -215,8 +289,8 @@ def case_report(
     reporter,
     source: str,
     description: str,
-    lng: float,
-    lat: float,
+    lng: float | None,
+    lat: float | None,
     crs: CoordinateSystem | str = CoordinateSystem.WGS84,
     category: Category | None = None,
     urgency: str | None = None,
@@ -227,13 +301,22 @@ def case_report(
     photos: Sequence[UploadedFile] = (),
     self_handled: bool = False,
     handling_photos: Sequence[UploadedFile] = (),
+    attributes: dict | None = None,
+    media_url: str = "",
+    api_client: ApiClient | None = None,
+    idempotency_key: str | None = None,
     now: dt.datetime | None = None,
 ) -> Case:
     """File a new case at a point. Grid workers report in their own grids
     (and may report a problem they fixed on the spot: ``self_handled``, with
     a handling photo; it then waits for inspection by someone else).
     Dispatchers take hotline and sensor reports in their area; citizens,
-    with an account or without one (``reporter=None``), send tips."""
+    with an account or without one (``reporter=None``), send tips, which get
+    a ``tracking_token`` to follow them by.
+
+    With no ``lng``/``lat``, the camera's GPS position in the first photo that
+    has one is used. With an ``idempotency_key``, a retry of the same
+    submission returns the first case (``case.replayed`` is then true)."""
     now = now or timezone.now()
     if source not in Source.values:
         raise CaseInputError(_("Unknown source “%(s)s”.") % {"s": source}, field="source")
@@ -244,6 +327,43 @@ def case_report(
         raise CaseInputError(_("Unknown category."), field="category")
     if category is not None and not category.is_active:
         raise CaseInputError(_("This category is no longer in use."), field="category")
+    if _bool(self_handled, "self_handled") and source != Source.GRID_WORKER:
+        raise CaseInputError(
+            _("Only a grid worker reports a case as handled on the spot."), field="self_handled"
+        )
+    if self_handled and category is None:
+        raise CaseInputError(
+            _("Say what was fixed: a case handled on the spot needs a category."),
+            field="category",
+        )
+    media_url = _url(media_url, "media_url")
+    if attributes:
+        from .attributes import clean_attributes
+
+        if category is None:
+            raise CaseInputError(_("Answers to questions need a category."), field="attributes")
+        attributes = clean_attributes(category, attributes)
+    submission = _Submission.of(
+        idempotency_key,
+        reporter=reporter,
+        api_client=api_client,
+        parts=[
+            source, description, lng, lat, str(crs), getattr(category, "code", None), urgency,
+            address, reporter_name, reporter_phone, reporter_email, self_handled,
+            attributes or {}, media_url,
+        ],
+        files=[*(photos or ()), *(handling_photos or ())],
+    )  # fmt: skip
+    if submission and (earlier := submission.earlier()):
+        return earlier
+
+    prepared = _prepare_photos(photos, field="photos", required=False)
+    prepared_handling = (
+        _prepare_photos(handling_photos, field="handling_photos", required=True)
+        if self_handled
+        else []
+    )
+    lng, lat, crs = _location(lng, lat, crs, prepared)
     try:
         system = parse_coordinate_system(crs) if isinstance(crs, str) else crs
         w_lng, w_lat = to_wgs84(lng, lat, system)
@@ -267,68 +387,152 @@ def case_report(
             raise ActionForbidden(_("This point is outside your command centre's area."))
     else:
         role = Role.CITIZEN
-    if _bool(self_handled, "self_handled") and source != Source.GRID_WORKER:
-        raise CaseInputError(
-            _("Only a grid worker reports a case as handled on the spot."), field="self_handled"
-        )
-    _check_photos(photos, field="photos", required=False)
-    if self_handled:
-        _check_photos(handling_photos, field="handling_photos", required=True)
-        if category is None:
-            raise CaseInputError(
-                _("Say what was fixed: a case handled on the spot needs a category."),
-                field="category",
-            )
 
-    with transaction.atomic():
-        case = Case(
-            number=_next_number(now),
-            source=source,
-            category=category,
-            description=description,
-            address=_text(address, "address", required=False, limit=255),
-            location=Point(w_lng, w_lat, srid=4326),
-            grid_id=grid_id,
-            community_id=community_id,
-            subdistrict_id=subdistrict_id,
-            district_id=district_id,
-            area_path=match.path,
-            command_level=settings.CASES_FIRST_COMMAND_LEVEL,
-            reporter=reporter if reporter is not None and reporter.is_authenticated else None,
-            reporter_name=_text(reporter_name, "reporter_name", required=False, limit=100),
-            reporter_phone=_text(reporter_phone, "reporter_phone", required=False, limit=30),
-            reporter_email=_text(reporter_email, "reporter_email", required=False, limit=254),
-            urgency=urgency or (category.default_urgency if category else Urgency.NORMAL),
-            created_at=now,
-        )
-        deadlines.stage_start(case, now=now)
-        event = _record(
-            case,
-            actor=case.reporter,
-            role=str(role),
-            action="reported",
-            from_status="",
-            payload={
-                "source": source,
-                "grid": match.code,
-                "category": getattr(category, "code", None),
-            },
-            now=now,
-        )
-        _attach(case, event, photos, AttachmentKind.REPORT, case.reporter)
-        if self_handled:
-            case.report_self_handled()
+    try:
+        with _files_removed_on_failure(), transaction.atomic():
+            case = Case(
+                number=_next_number(now),
+                source=source,
+                category=category,
+                description=description,
+                address=_text(address, "address", required=False, limit=255),
+                location=Point(w_lng, w_lat, srid=4326),
+                grid_id=grid_id,
+                community_id=community_id,
+                subdistrict_id=subdistrict_id,
+                district_id=district_id,
+                area_path=match.path,
+                command_level=settings.CASES_FIRST_COMMAND_LEVEL,
+                reporter=reporter if reporter is not None and reporter.is_authenticated else None,
+                reporter_name=_text(reporter_name, "reporter_name", required=False, limit=100),
+                reporter_phone=_text(reporter_phone, "reporter_phone", required=False, limit=30),
+                reporter_email=_text(reporter_email, "reporter_email", required=False, limit=254),
+                urgency=urgency or (category.default_urgency if category else Urgency.NORMAL),
+                tracking_token=secrets.token_urlsafe(24) if source == Source.CITIZEN else None,
+                api_client=api_client,
+                media_url=media_url,
+                attributes=attributes or {},
+                created_at=now,
+            )
+            if submission:
+                submission.stamp(case)
             deadlines.stage_start(case, now=now)
             event = _record(
                 case,
                 actor=case.reporter,
                 role=str(role),
-                action="self_handled",
-                from_status=Status.REPORTED,
+                action="reported",
+                from_status="",
+                payload={
+                    "source": source,
+                    "grid": match.code,
+                    "category": getattr(category, "code", None),
+                },
                 now=now,
             )
-            _attach(case, event, handling_photos, AttachmentKind.HANDLING, case.reporter)
+            _attach(case, event, prepared, AttachmentKind.REPORT, case.reporter)
+            if self_handled:
+                case.report_self_handled()
+                deadlines.stage_start(case, now=now)
+                event = _record(
+                    case,
+                    actor=case.reporter,
+                    role=str(role),
+                    action="self_handled",
+                    from_status=Status.REPORTED,
+                    now=now,
+                )
+                _attach(case, event, prepared_handling, AttachmentKind.HANDLING, case.reporter)
+    except IntegrityError as exc:
+        # Two identical submissions at the same moment: the second waited on
+        # the unique key until the first committed, and returns its case.
+        if submission and submission.CONSTRAINT in str(exc) and (earlier := submission.earlier()):
+            return earlier
+        raise
+    case.replayed = False
     return case
+
+
+class _Submission:
+    """One submission under an idempotency key, scoped to who sent it."""
+
+    CONSTRAINT = "cases_case_submitted_once"
+    MAX_KEY = 100
+
+    def __init__(self, scope: str, key: str, fingerprint: str):
+        self.scope, self.key, self.fingerprint = scope, key, fingerprint
+
+    @classmethod
+    def of(cls, key, *, reporter, api_client, parts, files) -> _Submission | None:
+        if key is None or key == "":
+            return None
+        if not isinstance(key, str) or len(key) > cls.MAX_KEY or not key.isprintable():
+            raise CaseInputError(
+                _("An idempotency key is printable text of at most %(n)s characters.")
+                % {"n": cls.MAX_KEY},
+                field="idempotency_key",
+            )
+        if reporter is not None and reporter.is_authenticated:
+            scope = f"user:{reporter.pk}"
+        elif api_client is not None:
+            scope = f"client:{api_client.pk}"
+        else:
+            scope = "anonymous"
+        digest = hashlib.sha256(json.dumps(parts, default=str, ensure_ascii=False).encode())
+        for upload in files:
+            upload.seek(0)
+            for chunk in iter(lambda upload=upload: upload.read(1 << 20), b""):
+                digest.update(chunk)
+            upload.seek(0)
+        return cls(scope, key, digest.hexdigest())
+
+    def earlier(self) -> Case | None:
+        case = Case.objects.filter(submission_scope=self.scope, submission_key=self.key).first()
+        if case is None:
+            return None
+        if case.submission_fingerprint != self.fingerprint:
+            raise SubmissionKeyReused(
+                _(
+                    "This idempotency key was used for a different report (case %(number)s). "
+                    "Use a new key for a new report."
+                )
+                % {"number": case.number},
+                field="idempotency_key",
+            )
+        case.replayed = True
+        return case
+
+    def stamp(self, case: Case) -> None:
+        case.submission_scope = self.scope
+        case.submission_key = self.key
+        case.submission_fingerprint = self.fingerprint
+
+
+def _location(lng, lat, crs, photos: Sequence[PreparedPhoto]):
+    """The point given, or the first photo's GPS position (WGS-84)."""
+    if lng is not None and lat is not None:
+        return lng, lat, crs
+    if lng is None and lat is None:
+        for photo in photos:
+            if photo.hints.has_location:
+                return photo.hints.lng, photo.hints.lat, CoordinateSystem.WGS84
+    raise CaseInputError(
+        _("Where is it? Give lng and lat, or a photo with the camera's GPS position."),
+        field="location",
+        code="location_required",
+    )
+
+
+def _url(value: str, field: str) -> str:
+    value = _text(value, field, required=False, limit=500)
+    if value:
+        try:
+            URLValidator(schemes=["http", "https"])(value)
+        except ValidationError as exc:
+            raise CaseInputError(
+                _("%(field)s must be an http or https link.") % {"field": field}, field=field
+            ) from exc
+    return value
 
 
 # --- Command centre ------------------------------------------------------------------
@@ -682,8 +886,8 @@ def case_report_back(
     expected_version: int | None = None,
 ) -> Case:
     """Report the case handled (反馈), with at least one photo of the result."""
-    _check_photos(photos, field="photos", required=True)
-    with transaction.atomic():
+    photos = _prepare_photos(photos, field="photos", required=True)
+    with _files_removed_on_failure(), transaction.atomic():
         case = _lock(case, actor)
         role = _check(case, actor, "report_back", expected_version)
         note = _text(note, "note", required=True)
@@ -715,8 +919,8 @@ def case_inspect(
     """Inspect (核查) on site: pass closes the case; fail sends it back to the
     department for rework, saying what is still wrong."""
     action = "inspect_pass" if _bool(passed, "passed") else "inspect_fail"
-    _check_photos(photos, field="photos", required=False)
-    with transaction.atomic():
+    photos = _prepare_photos(photos, field="photos", required=False)
+    with _files_removed_on_failure(), transaction.atomic():
         case = _lock(case, actor)
         role = _check(case, actor, action, expected_version)
         note = _text(note, "note", required=not passed)
@@ -863,8 +1067,8 @@ def case_comment(
     expected_version: int | None = None,
 ) -> Case:
     """A note (and photos) on the case's record by someone working on it."""
-    _check_photos(photos, field="photos", required=False)
-    with transaction.atomic():
+    photos = _prepare_photos(photos, field="photos", required=False)
+    with _files_removed_on_failure(), transaction.atomic():
         case = _lock(case, actor)
         role = _check(case, actor, "comment", expected_version)
         text = _text(text, "text", required=True)

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from . import sweep
+from . import photos, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +24,18 @@ def sla_sweep() -> dict:
     if result.yellow or result.red:
         logger.info("deadline sweep: %s", summary)
     return summary
+
+
+@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def make_thumbnails(attachment_ids: list[int]) -> int:
+    """Make the thumbnails of new photos (queued after the commit that stored them)."""
+    return photos.make_missing_thumbnails(ids=attachment_ids)
+
+
+@shared_task(ignore_result=True)
+def thumbnail_catch_up() -> int:
+    """Periodic: thumbnails whose task was lost (a broker outage at commit)."""
+    made = photos.make_missing_thumbnails(older_than_seconds=60)
+    if made:
+        logger.info("made %s missing thumbnails", made)
+    return made

@@ -75,10 +75,28 @@ class CaseListSerializer(serializers.ModelSerializer):
 
 class AttachmentSerializer(serializers.ModelSerializer):
     url = serializers.FileField(source="file", use_url=True)
+    thumbnail_url = serializers.SerializerMethodField()
+    taken_location = serializers.SerializerMethodField()
 
     class Meta:
         model = CaseAttachment
-        fields = ["id", "kind", "url", "created_at"]
+        fields = [
+            "id", "kind", "url", "thumbnail_url", "width", "height", "source_format",
+            "taken_at", "taken_location", "created_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_thumbnail_url(self, attachment) -> str | None:
+        """Null until the thumbnail is made (just after the upload)."""
+        if not attachment.thumbnail:
+            return None
+        return self.context["request"].build_absolute_uri(attachment.thumbnail.url)
+
+    @extend_schema_field(PointSerializer(allow_null=True))
+    def get_taken_location(self, attachment) -> dict | None:
+        """Where the camera's GPS says the photo was taken (WGS-84), if it did."""
+        point = attachment.taken_location
+        return {"lng": point.x, "lat": point.y} if point else None
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -190,8 +208,14 @@ class CaseCreateSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=Source.choices, default=Source.GRID_WORKER)
     category = CategoryCodeField(required=False, allow_null=True, default=None)
     description = serializers.CharField(max_length=4000)
-    lng = serializers.FloatField(min_value=-180, max_value=180)
-    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lng = serializers.FloatField(
+        min_value=-180,
+        max_value=180,
+        required=False,
+        default=None,
+        help_text=_("Omit lng and lat to use the GPS position recorded in the first photo."),
+    )
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False, default=None)
     crs = serializers.ChoiceField(choices=CoordinateSystem.choices, default=CoordinateSystem.WGS84)
     address = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=None)
@@ -201,6 +225,18 @@ class CaseCreateSerializer(serializers.Serializer):
     self_handled = serializers.BooleanField(required=False, default=False)
     photos = photo_list()
     handling_photos = photo_list()
+    client_uuid = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text=_("Idempotency key, if the Idempotency-Key header cannot be sent."),
+    )
+
+    def validate(self, attrs):
+        if (attrs["lng"] is None) != (attrs["lat"] is None):
+            raise serializers.ValidationError(
+                {"lat" if attrs["lat"] is None else "lng": _("Give both lng and lat, or neither.")}
+            )
+        return attrs
 
 
 class VersionedSerializer(serializers.Serializer):

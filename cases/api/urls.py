@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import reference, views
+from . import reference, tips, views
 
 router = SimpleRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -10,4 +10,7 @@ urlpatterns = [
     *router.urls,
     path("categories/", reference.CategoryList.as_view(), name="category-list"),
     path("departments/", reference.DepartmentList.as_view(), name="department-list"),
+    path("tips/", tips.TipCreate.as_view(), name="tip-create"),
+    path("tips/<str:token>/", tips.TipStatus.as_view(), name="tip-status"),
+    path("photos/hints/", tips.PhotoHints.as_view(), name="photo-hints"),
 ]

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Polygon
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -21,6 +21,7 @@ from ..errors import CaseInputError
 from ..models import DirectiveKind, Light, Status
 from ..selectors import case_actions, case_get, cases_visible_to
 from . import serializers as s
+from .submission import HEADER, idempotency_key, replay_headers
 
 
 class CaseCursorPagination(CursorPagination):
@@ -211,11 +212,25 @@ class CaseViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         return Response(self._detail(pk))
 
-    @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseDetailSerializer})
+    @extend_schema(
+        request={
+            "application/json": s.CaseCreateSerializer,
+            "multipart/form-data": s.CaseCreateSerializer,
+        },
+        parameters=[OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False)],
+        responses={201: s.CaseDetailSerializer, 200: s.CaseDetailSerializer},
+    )
     def create(self, request):
-        data = _valid(s.CaseCreateSerializer, request)
-        case = services.case_report(reporter=request.user, **data)
-        return Response(self._detail(case.pk), status=status.HTTP_201_CREATED)
+        """Report a case. With an Idempotency-Key header (or ``client_uuid``), a
+        retry returns the case the first attempt filed (200) instead of a new one."""
+        data = dict(_valid(s.CaseCreateSerializer, request))
+        key = idempotency_key(request, data.pop("client_uuid", None))
+        case = services.case_report(reporter=request.user, idempotency_key=key, **data)
+        return Response(
+            self._detail(case.pk),
+            status=status.HTTP_200_OK if case.replayed else status.HTTP_201_CREATED,
+            headers=replay_headers(case),
+        )
 
     @extend_schema(responses=s.ActionsSerializer)
     @action(detail=True, methods=["get"], url_path="actions")

@@ -14,9 +14,11 @@ MEDIA_STORAGE_OPTIONS  JSON object of options for that class (bucket, endpoint..
 MAP_TILE_URL      tile URL template for maps (empty: boundaries on a blank map)
 """
 
+import re
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -128,6 +130,7 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "cases-deadline-sweep": {"task": "cases.tasks.sla_sweep", "schedule": 60.0},
+    "cases-thumbnail-catch-up": {"task": "cases.tasks.thumbnail_catch_up", "schedule": 600.0},
 }
 
 CHANNEL_LAYERS = {
@@ -183,7 +186,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
+    # Proxies in front of the app that append to X-Forwarded-For (0: none).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+# Rate limits of the public endpoints (governance/throttles.py): "N/s|min|hour|day".
+RATE_LIMITS = {
+    "anonymous_ip": env("RATE_LIMIT_ANONYMOUS_IP", default="60/min"),
+    "token": env("RATE_LIMIT_TOKEN", default="120/min"),
+}
+for _scope, _rate in RATE_LIMITS.items():
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(f"Rate limit {_scope}={_rate!r}: write it as N/min, N/hour…")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Urban governance case handling API",
     "VERSION": "1.0.0",

@@ -1,0 +1,290 @@
+"""Citizen snap-and-report (随手拍) without an account, and following a tip
+by its tracking token; plus reading a photo's camera position to suggest
+where a report is.
+
+What a tip's status shows is public-safe: no one's name, phone or email, no
+internal notes or who acted, only photos stored without metadata."""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.throttles import PUBLIC_RATE_LIMITS
+from grids.coords import CoordinateSystem
+from grids.selectors import OutsideJurisdiction, grid_for_point
+
+from .. import services
+from ..models import AttachmentKind, Case, Category, Source, Status
+from ..photos import hints_for_upload
+from ..selectors import public_timeline, tip_by_token
+from .serializers import PointSerializer, photo_list
+from .submission import idempotency_key, replay_headers
+
+PHONE = RegexValidator(
+    r"^\+?[0-9][0-9 -]{4,28}[0-9]$",
+    _("Give a phone number: digits, spaces, dashes, an optional +."),
+)
+
+# What a citizen sees of the case's status.
+PUBLIC_STATUS = {
+    Status.REPORTED: "received",
+    Status.REGISTERED: "accepted",
+    Status.RETURNED: "accepted",
+    Status.DISPATCHED: "accepted",
+    Status.IN_PROGRESS: "in_progress",
+    Status.SUSPENDED: "in_progress",
+    Status.HANDLED: "fixed",
+    Status.CLOSED: "closed",
+    Status.REJECTED: "not_taken_up",
+}
+PUBLIC_STATUS_LABELS = {
+    "received": _("received, waiting to be registered"),
+    "accepted": _("registered, with the command centre or the department"),
+    "in_progress": _("being handled"),
+    "fixed": _("reported fixed, waiting for an on-site check"),
+    "closed": _("checked and closed"),
+    "not_taken_up": _("not taken up"),
+}
+
+
+class CitizenCategoryField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Category.objects.for_citizens(), **kwargs)
+
+
+class TipCreateSerializer(serializers.Serializer):
+    category = CitizenCategoryField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("A category code from /api/v1/categories/ (citizen_visible); omit if unsure."),
+    )
+    description = serializers.CharField(max_length=4000)
+    lng = serializers.FloatField(min_value=-180, max_value=180, required=False, default=None)
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False, default=None)
+    crs = serializers.ChoiceField(choices=CoordinateSystem.choices, default=CoordinateSystem.WGS84)
+    address = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    phone = serializers.CharField(
+        max_length=30, required=False, default="", allow_blank=True, validators=[PHONE]
+    )
+    email = serializers.EmailField(required=False, default="", allow_blank=True)
+    photos = photo_list()
+    client_uuid = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text=_("Idempotency key, if the Idempotency-Key header cannot be sent."),
+    )
+
+    def validate(self, attrs):
+        if (attrs["lng"] is None) != (attrs["lat"] is None):
+            raise serializers.ValidationError(
+                {"lat" if attrs["lat"] is None else "lng": _("Give both lng and lat, or neither.")}
+            )
+        return attrs
+
+
+class TipReceiptSerializer(serializers.Serializer):
+    tracking_token = serializers.CharField()
+    number = serializers.CharField()
+    public_status = serializers.CharField()
+    location = PointSerializer()
+    status_url = serializers.CharField()
+
+
+class PublicPhotoSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AttachmentKind.choices)
+    url = serializers.FileField(source="file", use_url=True)
+    thumbnail_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_thumbnail_url(self, attachment) -> str | None:
+        if not attachment.thumbnail:
+            return None
+        return self.context["request"].build_absolute_uri(attachment.thumbnail.url)
+
+
+class PublicStepSerializer(serializers.Serializer):
+    step = serializers.CharField()
+    label = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class TipStatusSerializer(serializers.ModelSerializer):
+    public_status = serializers.SerializerMethodField()
+    public_status_display = serializers.SerializerMethodField()
+    category = serializers.SerializerMethodField()
+    location = serializers.SerializerMethodField()
+    department = serializers.SerializerMethodField()
+    expected_at = serializers.SerializerMethodField()
+    photos = serializers.SerializerMethodField()
+    steps = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "number", "public_status", "public_status_display", "category", "description",
+            "address", "location", "department", "expected_at", "created_at", "updated_at",
+            "closed_at", "photos", "steps",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.ChoiceField(choices=sorted(PUBLIC_STATUS_LABELS)))
+    def get_public_status(self, case) -> str:
+        return PUBLIC_STATUS[case.status]
+
+    def get_public_status_display(self, case) -> str:
+        return str(PUBLIC_STATUS_LABELS[PUBLIC_STATUS[case.status]])
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_category(self, case) -> str | None:
+        return case.category.name if case.category_id else None
+
+    @extend_schema_field(PointSerializer)
+    def get_location(self, case) -> dict:
+        return {"lng": case.location.x, "lat": case.location.y}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_department(self, case) -> str | None:
+        return case.department.name if case.department_id else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_expected_at(self, case):
+        if not case.is_open or case.due_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(case.due_at)
+
+    @extend_schema_field(PublicPhotoSerializer(many=True))
+    def get_photos(self, case):
+        return PublicPhotoSerializer(case.attachments.all(), many=True, context=self.context).data
+
+    @extend_schema_field(PublicStepSerializer(many=True))
+    def get_steps(self, case):
+        return PublicStepSerializer(public_timeline(case), many=True).data
+
+
+class _Public(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = PUBLIC_RATE_LIMITS
+
+    def rate_limit_token(self, request) -> str | None:
+        return self.kwargs.get("token")
+
+
+class TipCreate(_Public):
+    """Send a tip (随手拍): photos, where, what; no account needed.
+
+    Keep the returned ``tracking_token``: it is the only way to follow the
+    tip. Send an ``Idempotency-Key`` header (or ``client_uuid``) so that a
+    retry on a bad network returns the first tip instead of filing two."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={
+            "application/json": TipCreateSerializer,
+            "multipart/form-data": TipCreateSerializer,
+        },
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+        ],
+        responses={201: TipReceiptSerializer, 200: TipReceiptSerializer},
+        auth=[],
+    )
+    def post(self, request):
+        from .views import _request_data
+
+        serializer = TipCreateSerializer(data=_request_data(request))
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        key = idempotency_key(request, data.pop("client_uuid", None))
+        case = services.case_report(
+            reporter=None,
+            source=Source.CITIZEN,
+            description=data["description"],
+            lng=data["lng"],
+            lat=data["lat"],
+            crs=data["crs"],
+            category=data["category"],
+            address=data["address"],
+            reporter_name=data["name"],
+            reporter_phone=data["phone"],
+            reporter_email=data["email"],
+            photos=data["photos"],
+            idempotency_key=key,
+        )
+        receipt = {
+            "tracking_token": case.tracking_token,
+            "number": case.number,
+            "public_status": PUBLIC_STATUS[case.status],
+            "location": {"lng": case.location.x, "lat": case.location.y},
+            "status_url": request.build_absolute_uri(f"/api/v1/tips/{case.tracking_token}/"),
+        }
+        return Response(
+            receipt,
+            status=status.HTTP_200_OK if case.replayed else status.HTTP_201_CREATED,
+            headers=replay_headers(case),
+        )
+
+
+class TipStatus(_Public):
+    """A tip's progress, by its tracking token (public-safe)."""
+
+    @extend_schema(responses=TipStatusSerializer, auth=[])
+    def get(self, request, token: str):
+        case = tip_by_token(token)
+        return Response(TipStatusSerializer(case, context={"request": request}).data)
+
+
+class PhotoHintsInput(serializers.Serializer):
+    photo = serializers.FileField()
+
+
+class GridRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PhotoHintsSerializer(serializers.Serializer):
+    location = PointSerializer(allow_null=True)
+    taken_at = serializers.DateTimeField(allow_null=True)
+    grid = GridRefSerializer(allow_null=True)
+
+
+class PhotoHints(APIView):
+    """Where and when a photo was taken, from the camera's EXIF, to suggest
+    the report's location; ``grid`` is null when that point is outside the
+    city. Nothing is stored."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = PUBLIC_RATE_LIMITS
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": PhotoHintsInput}, responses=PhotoHintsSerializer)
+    def post(self, request):
+        serializer = PhotoHintsInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        hints = hints_for_upload(serializer.validated_data["photo"], field="photo")
+        grid = None
+        location = None
+        if hints.has_location:
+            location = {"lng": hints.lng, "lat": hints.lat}
+            try:
+                match = grid_for_point(lng=hints.lng, lat=hints.lat)
+            except OutsideJurisdiction:
+                pass
+            else:
+                grid = {"id": match.id, "code": match.code, "name": match.name}
+        return Response(
+            PhotoHintsSerializer(
+                {"location": location, "taken_at": hints.taken_at, "grid": grid}
+            ).data
+        )
