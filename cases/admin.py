@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import (
+    ApiClient,
     CalendarDay,
     CalendarYear,
     Case,
@@ -8,6 +9,7 @@ from .models import (
     CaseDirective,
     CaseEvent,
     Category,
+    CategoryAttribute,
     CategoryClass,
     OverduePolicy,
     RoutingRule,
@@ -54,6 +56,17 @@ class RoutingRuleInline(admin.TabularInline):
     autocomplete_fields = ("area", "department")
 
 
+class CategoryAttributeInline(admin.StackedInline):
+    model = CategoryAttribute
+    extra = 0
+    fields = (
+        ("code", "datatype", "required", "variable", "order"),
+        ("description", "description_en"),
+        "datatype_description",
+        "values",
+    )
+
+
 @admin.register(CategoryClass)
 class CategoryClassAdmin(admin.ModelAdmin):
     list_display = ("__str__", "family", "code", "name", "name_en")
@@ -77,7 +90,7 @@ class CategoryAdmin(admin.ModelAdmin):
     autocomplete_fields = ("default_department",)
     list_select_related = ("major", "default_department")
     readonly_fields = ("code",)
-    inlines = (SlaRuleInline, RoutingRuleInline)
+    inlines = (SlaRuleInline, RoutingRuleInline, CategoryAttributeInline)
 
 
 @admin.register(SlaRule)
@@ -182,3 +195,13 @@ class CaseEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """Open311 clients: each posts citizen reports with its own api_key."""
+
+    list_display = ("name", "contact_email", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "contact_email")
+    readonly_fields = ("api_key", "created_at")

@@ -7,6 +7,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
+handler400 = "governance.views.bad_request"
+handler403 = "governance.views.permission_denied"
+handler404 = "governance.views.not_found"
+handler500 = "governance.views.server_error"
+
 admin.site.site_header = views.SITE_TITLE
 admin.site.site_title = views.SITE_TITLE
 

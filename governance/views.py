@@ -6,6 +6,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -41,3 +42,42 @@ def health(request: HttpRequest) -> JsonResponse:
 def home(request: HttpRequest) -> HttpResponse:
     counts = Area.objects.level_counts()
     return render(request, "home.html", {"site_title": SITE_TITLE, "level_counts": counts})
+
+
+# --- Errors outside any API view ------------------------------------------------
+# A URL that matches no route, or a failure before a view runs, still answers
+# API clients in the API's error format, not with an HTML page.
+
+API_PREFIXES = ("/api/",)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def _api_error(code: str, message, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return _api_error("malformed", _("The request is malformed."), 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return _api_error("permission_denied", _("You may not do this."), 403)
+    return defaults.permission_denied(request, exception)
+
+
+def not_found(request, exception=None):
+    if _is_api(request):
+        return _api_error("not_found", _("No such address in the API."), 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return _api_error("server_error", _("Something went wrong on our side."), 500)
+    return defaults.server_error(request)

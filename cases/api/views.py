@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from .. import services
 from ..errors import CaseInputError
-from ..models import DirectiveKind, Light, Status
+from ..models import Case, DirectiveKind, Light, Status
 from ..selectors import case_actions, case_get, cases_visible_to
 from . import serializers as s
 from .submission import HEADER, idempotency_key, replay_headers
@@ -186,6 +186,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     """Cases the signed-in user may see (others do not exist for them: 404)."""
 
     serializer_class = s.CaseListSerializer
+    queryset = Case.objects.none()  # for the schema (integer ids); see get_queryset
     pagination_class = CaseCursorPagination
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     lookup_value_regex = r"[0-9]+"
@@ -271,10 +272,11 @@ def _endpoint_view(endpoint: Endpoint):
 
     view.__name__ = f"action_{endpoint.name}"
     view.__doc__ = str(endpoint.summary)
-    view = extend_schema(
+    # @action replaces the function's kwargs, so the schema goes on after it.
+    view = action(detail=True, methods=["post"], url_path=endpoint.name.replace("_", "-"))(view)
+    return extend_schema(
         request=endpoint.input, responses=s.CaseDetailSerializer, summary=str(endpoint.summary)
     )(view)
-    return action(detail=True, methods=["post"], url_path=endpoint.name.replace("_", "-"))(view)
 
 
 for _endpoint in ENDPOINTS:

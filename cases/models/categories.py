@@ -8,6 +8,7 @@ two-digit codes: ``BJ0101`` is component 01 (public facilities) minor 01.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -220,6 +221,27 @@ class CategoryAttribute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category_id} {self.code}"
+
+    def clean(self) -> None:
+        is_list = self.datatype in (AttributeType.SINGLE, AttributeType.MULTI)
+        values = self.values or []
+        well_formed = isinstance(values, list) and all(
+            isinstance(v, dict)
+            and set(v) == {"key", "name"}
+            and all(isinstance(v[k], str) and v[k].strip() for k in ("key", "name"))
+            for v in values
+        )
+        if not well_formed:
+            raise ValidationError(
+                {"values": _('Write the choices as [{"key": "…", "name": "…"}, …].')}
+            )
+        if is_list and not values:
+            raise ValidationError({"values": _("A list question needs its choices.")})
+        if not is_list and values:
+            raise ValidationError({"values": _("Only list questions have choices.")})
+        keys = [v["key"] for v in values]
+        if len(keys) != len(set(keys)):
+            raise ValidationError({"values": _("Each choice needs its own key.")})
 
 
 class RoutingRule(models.Model):

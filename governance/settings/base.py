@@ -205,6 +205,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "governance.openapi.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "UrgencyEnum": "cases.models.Urgency",
         "StatusEnum": "cases.models.Status",

@@ -23,3 +23,5 @@ CELERY_TASK_EAGER_PROPAGATES = True
 LANGUAGE_CODE = "en"
 # Tests of rate limiting set their own rates; everything else is not limited.
 RATE_LIMITS = {"anonymous_ip": None, "token": None}
+# Several test runs can share one server: give each its own database name.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_governance")}
