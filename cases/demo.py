@@ -106,3 +106,37 @@ def _advance(case, status, worker, dispatcher, handler, seed) -> None:
     if status == Status.HANDLED:
         return
     services.case_inspect(case=case, actor=worker, passed=True, note="现场核查合格")
+
+
+DEMO_API_KEY = "demo-open311-key"
+
+# Questions reporters answer for a few categories (Open311 service attributes).
+DEMO_QUESTIONS = {
+    "BJ0101": [
+        dict(code="hazard", datatype="singlevaluelist", required=True,
+             description="是否有人员跌落风险？", description_en="Could someone fall in?",
+             values=[{"key": "yes", "name": "是"}, {"key": "no", "name": "否"}]),
+        dict(code="count", datatype="number", description="缺失的井盖数量",
+             description_en="How many covers are missing?"),
+    ],
+}  # fmt: skip
+
+
+def create_demo_open311() -> str:
+    """A demo Open311 client and a few category questions; returns the api_key."""
+    from .models import ApiClient, CategoryAttribute
+
+    ApiClient.objects.get_or_create(
+        api_key=DEMO_API_KEY, defaults={"name": "随手拍演示应用 (demo citizen app)"}
+    )
+    for code, questions in DEMO_QUESTIONS.items():
+        category = Category.objects.filter(code=code).first()
+        if category is None:
+            continue
+        for order, question in enumerate(questions):
+            CategoryAttribute.objects.get_or_create(
+                category=category,
+                code=question["code"],
+                defaults={**question, "order": order},
+            )
+    return DEMO_API_KEY

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases.categories import load_standard_categories
-from cases.demo import create_demo_cases
+from cases.demo import create_demo_cases, create_demo_open311
 from grids import demo_city
 from grids.models import Area
 from organisation.demo import DEMO_PASSWORD, create_demo_users
@@ -49,6 +49,7 @@ class Command(BaseCommand):
             logins = create_demo_users(city)
             categories = load_standard_categories()
             demo_cases = create_demo_cases() if cases else 0
+            api_key = create_demo_open311()
         per_level = Area.objects.subtree(city).level_counts()
         summary = ", ".join(f"{n} {label}" for label, n in per_level.items())
         self.stdout.write(f"{city.name} ({city.code}): {summary}")
@@ -63,3 +64,4 @@ class Command(BaseCommand):
         for login in logins:
             scope = f" - {login.scope}" if login.scope else ""
             self.stdout.write(f"  {login.username:<12} {login.role}{scope}")
+        self.stdout.write(f"Open311 api_key of the demo citizen app: {api_key}")
