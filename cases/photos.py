@@ -228,7 +228,8 @@ def prepare_photo(photo, *, field: str = "photos") -> PreparedPhoto:
     if stored_format == "JPEG":
         if upright.mode not in ("RGB", "L"):
             upright = upright.convert("RGB")
-        upright.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=False)
+        # comment=b"": Pillow otherwise copies the upload's COM segment (owner, serial).
+        upright.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=False, comment=b"")
     else:
         upright.save(out, format="PNG")
     stem = PurePath(getattr(photo, "name", "") or "photo").stem[:40] or "photo"

@@ -337,12 +337,14 @@ def case_report(
             field="category",
         )
     media_url = _url(media_url, "media_url")
-    if attributes:
+    if attributes or (category is not None and source == Source.CITIZEN):
         from .attributes import clean_attributes
 
         if category is None:
             raise CaseInputError(_("Answers to questions need a category."), field="attributes")
-        attributes = clean_attributes(category, attributes)
+        # A citizen's tip answers the category's required questions even when
+        # no answer at all was sent.
+        attributes = clean_attributes(category, attributes or {})
     submission = _Submission.of(
         idempotency_key,
         reporter=reporter,

@@ -225,6 +225,14 @@ class CaseCreateSerializer(serializers.Serializer):
     self_handled = serializers.BooleanField(required=False, default=False)
     photos = photo_list()
     handling_photos = photo_list()
+    attributes = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=_(
+            "Answers to the category's questions (see its Open311 service definition): "
+            "code → value, or a list of keys; in multipart, fields named attributes.<code>."
+        ),
+    )
     client_uuid = serializers.CharField(
         max_length=100,
         required=False,

@@ -77,6 +77,14 @@ class TipCreateSerializer(serializers.Serializer):
     )
     email = serializers.EmailField(required=False, default="", allow_blank=True)
     photos = photo_list()
+    attributes = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=_(
+            "Answers to the category's questions (see its Open311 service definition): "
+            "code → value, or a list of keys; in multipart, fields named attributes.<code>."
+        ),
+    )
     client_uuid = serializers.CharField(
         max_length=100,
         required=False,
@@ -218,6 +226,7 @@ class TipCreate(_Public):
             reporter_phone=data["phone"],
             reporter_email=data["email"],
             photos=data["photos"],
+            attributes=data["attributes"],
             idempotency_key=key,
         )
         receipt = {

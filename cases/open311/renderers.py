@@ -103,9 +103,7 @@ def render(data, fmt: str, *, root: str, status: int = 200, headers=None) -> Htt
     else:
         fmt = XML
         content = to_xml(root, data)
-    response = HttpResponse(
-        content.encode("utf-8"), status=status, content_type=CONTENT_TYPES[fmt]
-    )
+    response = HttpResponse(content.encode("utf-8"), status=status, content_type=CONTENT_TYPES[fmt])
     for name, value in (headers or {}).items():
         response[name] = value
     return response

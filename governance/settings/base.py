@@ -234,6 +234,16 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # Boundaries are stored in WGS-84; coordinates declared as GCJ-02 are converted.
 GRIDS_SRID = 4326
 
+# --- Open311 (docs/open311.md) ----------------------------------------------------
+# Shown by /open311/v2/discovery.{xml,json}.
+OPEN311_CONTACT = env(
+    "OPEN311_CONTACT", default="城市管理指挥中心 (urban management command centre)"
+)
+OPEN311_KEY_SERVICE = env(
+    "OPEN311_KEY_SERVICE",
+    default="API keys are issued by the command centre's administrators (admin → API clients).",
+)
+
 # --- Cases -----------------------------------------------------------------------
 # The command level that registers and dispatches a new case (4 community,
 # 3 subdistrict, 2 district, 1 city); escalation moves a case one level up.
