@@ -493,8 +493,11 @@ class _Submission:
         if case is None:
             return None
         if case.submission_fingerprint != self.fingerprint:
+            # Anonymous keys share one scope: say nothing of whose report it was.
             raise SubmissionKeyReused(
-                _(
+                _("This idempotency key was used for a different report. Use a new key.")
+                if self.scope == "anonymous"
+                else _(
                     "This idempotency key was used for a different report (case %(number)s). "
                     "Use a new key for a new report."
                 )
