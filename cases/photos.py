@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -26,6 +27,7 @@ import pillow_heif
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -36,7 +38,9 @@ pillow_heif.register_heif_opener()
 
 logger = logging.getLogger(__name__)
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "HEIF"}
+# MPO is a JPEG with further pictures after the first (depth map, HDR gain
+# map), as many phones save; the first picture is the photo.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "HEIF"}
 # Stored as: PNG stays PNG (screenshots, drawings); everything else is JPEG.
 STORED_AS = {"PNG": ("PNG", "png")}
 JPEG_QUALITY = 88
@@ -88,22 +92,12 @@ def _open(photo, field: str) -> tuple[Image.Image, bytes]:
     name = getattr(photo, "name", "") or _("photo")
     size = getattr(photo, "size", None)
     if size is not None and size > limit:
-        raise _refuse(
-            _("%(name)s is larger than %(limit)s MB.")
-            % {"name": name, "limit": limit // (1024 * 1024)},
-            field,
-            "photo_too_large",
-        )
+        raise _too_large(name, limit, field)
     photo.seek(0)
     data = photo.read(limit + 1)
     photo.seek(0)
     if len(data) > limit:
-        raise _refuse(
-            _("%(name)s is larger than %(limit)s MB.")
-            % {"name": name, "limit": limit // (1024 * 1024)},
-            field,
-            "photo_too_large",
-        )
+        raise _too_large(name, limit, field)
     unreadable = _refuse(
         _("%(name)s is not a readable JPEG, PNG or HEIC photo.") % {"name": name},
         field,
@@ -133,6 +127,14 @@ def _open(photo, field: str) -> tuple[Image.Image, bytes]:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise unreadable from exc
     return image, data
+
+
+def _too_large(name: str, limit: int, field: str) -> CaseInputError:
+    return _refuse(
+        _("%(name)s is larger than %(limit)s.") % {"name": name, "limit": filesizeformat(limit)},
+        field,
+        "photo_too_large",
+    )
 
 
 def _too_many_pixels(name: str, field: str) -> CaseInputError:
@@ -217,7 +219,7 @@ def prepare_photo(photo, *, field: str = "photos") -> PreparedPhoto:
     Raises CaseInputError naming ``field`` when it is not a whole JPEG, PNG or
     HEIC image within the size and pixel limits."""
     image, data = _open(photo, field)
-    source_format = image.format
+    source_format = "JPEG" if image.format == "MPO" else image.format
     hints = read_hints(image)
     try:
         upright = ImageOps.exif_transpose(image)
@@ -229,10 +231,11 @@ def prepare_photo(photo, *, field: str = "photos") -> PreparedPhoto:
         if upright.mode not in ("RGB", "L"):
             upright = upright.convert("RGB")
         # comment=b"": Pillow otherwise copies the upload's COM segment (owner, serial).
-        upright.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=False, comment=b"")
+        upright.save(out, format="JPEG", quality=JPEG_QUALITY, comment=b"", icc_profile=None)
     else:
-        upright.save(out, format="PNG")
-    stem = PurePath(getattr(photo, "name", "") or "photo").stem[:40] or "photo"
+        upright.save(out, format="PNG", icc_profile=None)
+    # A random name: the upload's own name can say who or when.
+    stem = secrets.token_hex(12)
     return PreparedPhoto(
         name=f"{stem}.{extension}",
         content=out.getvalue(),
@@ -281,7 +284,8 @@ def make_missing_thumbnails(
         except FileNotFoundError:
             logger.warning("photo %s has no file %s; no thumbnail", pk, name)
             continue
-        except (UnidentifiedImageError, SyntaxError, ValueError):
+        except (UnidentifiedImageError, SyntaxError, ValueError, OSError):
+            # Left without a thumbnail; the next catch-up tries again.
             logger.exception("photo %s (%s) cannot be read for a thumbnail", pk, name)
             continue
         stem = PurePath(name).stem

@@ -138,14 +138,21 @@ def tip_by_token(token: str) -> Case:
     if not isinstance(token, str) or not 16 <= len(token) <= 43:
         raise CaseNotFound()
     case = (
-        Case.objects.select_related("category", "department")
-        .prefetch_related("attachments")
-        .filter(tracking_token=token)
-        .first()
+        Case.objects.select_related("category", "department").filter(tracking_token=token).first()
     )
     if case is None:
         raise CaseNotFound()
     return case
+
+
+PUBLIC_PHOTO_EVENTS = ("reported", "handled", "self_handled")
+
+
+def public_photos(case: Case):
+    """The photos a reporter may see: the report's, and the result's as the
+    department or grid worker reported it fixed. Photos added to internal
+    notes and inspection photos stay with staff."""
+    return case.attachments.filter(event__action__in=PUBLIC_PHOTO_EVENTS).order_by("id")
 
 
 def public_timeline(case: Case) -> list[dict]:

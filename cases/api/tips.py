@@ -23,7 +23,7 @@ from grids.selectors import OutsideJurisdiction, grid_for_point
 from .. import services
 from ..models import AttachmentKind, Case, Category, Source, Status
 from ..photos import hints_for_upload
-from ..selectors import public_timeline, tip_by_token
+from ..selectors import public_photos, public_timeline, tip_by_token
 from .serializers import PointSerializer, photo_list
 from .submission import idempotency_key, replay_headers
 
@@ -170,7 +170,7 @@ class TipStatusSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PublicPhotoSerializer(many=True))
     def get_photos(self, case):
-        return PublicPhotoSerializer(case.attachments.all(), many=True, context=self.context).data
+        return PublicPhotoSerializer(public_photos(case), many=True, context=self.context).data
 
     @extend_schema_field(PublicStepSerializer(many=True))
     def get_steps(self, case):
