@@ -4,9 +4,7 @@ import pytest
 
 from tests.factories import DEMO_PASSWORD, UserFactory
 
-# serialized_rollback: the flush after each test must not leave the tables that
-# migrations fill (categories, calendar) empty for the tests that follow.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(page, live_server, username):
