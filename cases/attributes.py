@@ -37,6 +37,21 @@ MAX_NUMBER_CHARS = 40
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
+def unstorable_text(text: str) -> bool:
+    """NUL and lone surrogates: PostgreSQL stores neither in text or jsonb."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _unstorable(value) -> bool:
+    if isinstance(value, str):
+        return unstorable_text(value)
+    if isinstance(value, Mapping):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
 def clean_attributes(category: Category, raw: Mapping | None) -> dict:
     """The answers in ``raw`` (code → value or list of values), checked against
     the category's questions; raise ``CaseInputError`` naming
@@ -46,6 +61,12 @@ def clean_attributes(category: Category, raw: Mapping | None) -> dict:
     if not isinstance(raw, Mapping):
         raise CaseInputError(
             _("Answers are given as attribute[code]=value."), field="attribute", code="invalid"
+        )
+    if _unstorable(raw):
+        raise CaseInputError(
+            _("The answers contain characters that are not allowed."),
+            field="attribute",
+            code="invalid",
         )
     questions = {q.code: q for q in _questions(category)}
     for code in sorted(str(c) for c in raw if not _empty(raw[c])):

@@ -14,11 +14,13 @@ recorded, and store a copy without any metadata.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import logging
 import secrets
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -45,6 +47,8 @@ ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "HEIF"}
 STORED_AS = {"PNG": ("PNG", "png")}
 JPEG_QUALITY = 88
 THUMBNAIL_EDGE = 320
+
+EARLIEST_PHOTO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 _GPS_IFD = 0x8825
 _EXIF_IFD = 0x8769
@@ -87,7 +91,16 @@ def _refuse(message: str, field: str, code: str):
     return CaseInputError(message, field=field, code=code)
 
 
-def _open(photo, field: str) -> tuple[Image.Image, bytes]:
+# What decoders raise on damaged input: Pillow mostly OSError, pillow-heif's
+# libheif EOFError or RuntimeError ("security limit exceeded").
+_DECODE_ERRORS = (
+    OSError, EOFError, RuntimeError, SyntaxError, ValueError, IndexError, struct.error,
+)  # fmt: skip
+# JPEG cannot hold a side longer than this.
+MAX_SIDE = 65_500
+
+
+def _open(photo, field: str, *, decode: bool = True) -> tuple[Image.Image, bytes]:
     limit = settings.CASES_PHOTO_MAX_BYTES
     name = getattr(photo, "name", "") or _("photo")
     size = getattr(photo, "size", None)
@@ -111,7 +124,7 @@ def _open(photo, field: str) -> tuple[Image.Image, bytes]:
         raise _too_many_pixels(name, field) from exc
     except Image.DecompressionBombWarning as exc:
         raise _too_many_pixels(name, field) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
         raise unreadable from exc
     if image.format not in ACCEPTED_FORMATS:
         raise _refuse(
@@ -120,12 +133,13 @@ def _open(photo, field: str) -> tuple[Image.Image, bytes]:
             field,
             "photo_format",
         )
-    if image.width * image.height > settings.CASES_PHOTO_MAX_PIXELS:
+    if image.width * image.height > settings.CASES_PHOTO_MAX_PIXELS or max(image.size) > MAX_SIDE:
         raise _too_many_pixels(name, field)
-    try:
-        image.load()  # a truncated or corrupt file fails here, before anything is stored
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise unreadable from exc
+    if decode:
+        try:
+            image.load()  # a truncated or corrupt file fails here, before anything is stored
+        except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
+            raise unreadable from exc
     return image, data
 
 
@@ -203,14 +217,21 @@ def _taken_at(exif) -> dt.datetime | None:
         naive = dt.datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
+    moment = None
     offset = sub.get(_OFFSET_TIME_ORIGINAL)
     if isinstance(offset, str):
-        try:
-            return dt.datetime.fromisoformat(f"{naive.isoformat()}{offset.strip()}")
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            moment = dt.datetime.fromisoformat(f"{naive.isoformat()}{offset.strip()}")
     # Without an offset the camera's clock is taken to be local time.
-    return timezone.make_aware(naive)
+    try:
+        moment = moment or timezone.make_aware(naive)
+        utc = moment.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return None
+    # A camera clock that was never set says 0001 or 2080: no hint.
+    if not EARLIEST_PHOTO <= utc <= timezone.now() + dt.timedelta(days=2):
+        return None
+    return moment
 
 
 def prepare_photo(photo, *, field: str = "photos") -> PreparedPhoto:
@@ -227,13 +248,21 @@ def prepare_photo(photo, *, field: str = "photos") -> PreparedPhoto:
         upright = image
     stored_format, extension = STORED_AS.get(source_format, ("JPEG", "jpg"))
     out = io.BytesIO()
-    if stored_format == "JPEG":
-        if upright.mode not in ("RGB", "L"):
-            upright = upright.convert("RGB")
-        # comment=b"": Pillow otherwise copies the upload's COM segment (owner, serial).
-        upright.save(out, format="JPEG", quality=JPEG_QUALITY, comment=b"", icc_profile=None)
-    else:
-        upright.save(out, format="PNG", icc_profile=None)
+    try:
+        if stored_format == "JPEG":
+            if upright.mode not in ("RGB", "L"):
+                upright = upright.convert("RGB")
+            # comment=b"": Pillow otherwise copies the upload's COM segment (owner, serial).
+            upright.save(out, format="JPEG", quality=JPEG_QUALITY, comment=b"", icc_profile=None)
+        else:
+            upright.save(out, format="PNG", icc_profile=None)
+    except _DECODE_ERRORS as exc:
+        raise _refuse(
+            _("%(name)s is not a readable JPEG, PNG or HEIC photo.")
+            % {"name": getattr(photo, "name", "") or _("photo")},
+            field,
+            "photo_invalid",
+        ) from exc
     # A random name: the upload's own name can say who or when.
     stem = secrets.token_hex(12)
     return PreparedPhoto(
@@ -284,7 +313,7 @@ def make_missing_thumbnails(
         except FileNotFoundError:
             logger.warning("photo %s has no file %s; no thumbnail", pk, name)
             continue
-        except (UnidentifiedImageError, SyntaxError, ValueError, OSError):
+        except (UnidentifiedImageError, *_DECODE_ERRORS):
             # Left without a thumbnail; the next catch-up tries again.
             logger.exception("photo %s (%s) cannot be read for a thumbnail", pk, name)
             continue
@@ -303,6 +332,6 @@ def make_missing_thumbnails(
 
 def hints_for_upload(photo, *, field: str = "photo") -> Hints:
     """Check an upload and read its camera position and time, storing nothing."""
-    image, _data = _open(photo, field)
+    image, _data = _open(photo, field, decode=False)  # EXIF is in the header
     with image:
         return read_hints(image)

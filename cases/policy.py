@@ -111,6 +111,17 @@ class Scope:
     cohandled_case_ids: frozenset[int] = frozenset()  # the ``cohandle_case`` grants among them
 
 
+def works_on_cases(scope: Scope) -> bool:
+    """Staff of the loop (any role but citizen), as opposed to a citizen account."""
+    return bool(
+        scope.is_admin
+        or scope.dispatcher_areas
+        or scope.supervisor_paths
+        or scope.department_ids
+        or scope.grid_ids
+    )
+
+
 def scope_of(user) -> Scope:
     """The user's roles and their scopes, read once per user object."""
     if user is None or not user.is_authenticated:

@@ -152,7 +152,12 @@ def public_photos(case: Case):
     """The photos a reporter may see: the report's, and the result's as the
     department or grid worker reported it fixed. Photos added to internal
     notes and inspection photos stay with staff."""
-    return case.attachments.filter(event__action__in=PUBLIC_PHOTO_EVENTS).order_by("id")
+    # (sha256 marks photos stored without metadata; older uploads were kept as sent.)
+    return (
+        case.attachments.filter(event__action__in=PUBLIC_PHOTO_EVENTS)
+        .exclude(sha256="")
+        .order_by("id")
+    )
 
 
 def public_timeline(case: Case) -> list[dict]:

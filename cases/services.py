@@ -44,6 +44,7 @@ from grids.selectors import OutsideJurisdiction, grid_for_point
 from organisation.models import Department, Role
 
 from . import deadlines
+from .attributes import clean_attributes, unstorable_text
 from .categories import route_for
 from .errors import (
     ActionForbidden,
@@ -171,6 +172,11 @@ def _text(value: str, field: str, *, required: bool, limit: int = MAX_TEXT) -> s
     if value is not None and not isinstance(value, str):
         raise CaseInputError(_("%(field)s must be text.") % {"field": field}, field=field)
     value = (value or "").strip()
+    if unstorable_text(value):
+        raise CaseInputError(
+            _("%(field)s contains characters that are not allowed.") % {"field": field},
+            field=field,
+        )
     if required and not value:
         raise CaseInputError(_("Say why: %(field)s is required.") % {"field": field}, field=field)
     if len(value) > limit:
@@ -338,8 +344,6 @@ def case_report(
         )
     media_url = _url(media_url, "media_url")
     if attributes or (category is not None and source == Source.CITIZEN):
-        from .attributes import clean_attributes
-
         if category is None:
             raise CaseInputError(_("Answers to questions need a category."), field="attributes")
         # A citizen's tip answers the category's required questions even when
@@ -480,8 +484,10 @@ class _Submission:
             scope = f"client:{api_client.pk}"
         else:
             scope = "anonymous"
-        digest = hashlib.sha256(json.dumps(parts, default=str, ensure_ascii=False).encode())
+        digest = hashlib.sha256(json.dumps(parts, default=str).encode())
         for upload in files:
+            # Each file's size first: [A+B] and [A, B] must not look the same.
+            digest.update(f"|file {getattr(upload, 'size', None)}|".encode())
             upload.seek(0)
             for chunk in iter(lambda upload=upload: upload.read(1 << 20), b""):
                 digest.update(chunk)
@@ -493,10 +499,10 @@ class _Submission:
         if case is None:
             return None
         if case.submission_fingerprint != self.fingerprint:
-            # Anonymous keys share one scope: say nothing of whose report it was.
+            # Anonymous tips and an app's users share a scope: name no one's case.
             raise SubmissionKeyReused(
                 _("This idempotency key was used for a different report. Use a new key.")
-                if self.scope == "anonymous"
+                if not self.scope.startswith("user:")
                 else _(
                     "This idempotency key was used for a different report (case %(number)s). "
                     "Use a new key for a new report."

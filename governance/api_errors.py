@@ -14,7 +14,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 
 from cases.errors import CaseError
@@ -92,3 +92,14 @@ def exception_handler(exc, context):
         )
         return error_response(code, message, exc.status_code, headers=headers or None)
     return None
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing over-deep nesting with a 400 (the standard
+    library raises RecursionError, which DRF does not catch)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(_("The JSON is nested too deeply.")) from None

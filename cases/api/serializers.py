@@ -25,6 +25,7 @@ from ..models import (
     Status,
     Urgency,
 )
+from ..policy import scope_of, works_on_cases
 from ..selectors import case_actions, contact_for, duplicate_candidates, open_directives
 
 MAX_PHOTOS = 9
@@ -76,6 +77,7 @@ class CaseListSerializer(serializers.ModelSerializer):
 class AttachmentSerializer(serializers.ModelSerializer):
     url = serializers.FileField(source="file", use_url=True)
     thumbnail_url = serializers.SerializerMethodField()
+    taken_at = serializers.SerializerMethodField()
     taken_location = serializers.SerializerMethodField()
 
     class Meta:
@@ -92,11 +94,22 @@ class AttachmentSerializer(serializers.ModelSerializer):
             return None
         return self.context["request"].build_absolute_uri(attachment.thumbnail.url)
 
+    def _for_staff(self) -> bool:
+        request = self.context.get("request")
+        return request is not None and works_on_cases(scope_of(request.user))
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_taken_at(self, attachment):
+        """When the camera says the photo was taken (staff only)."""
+        if not self._for_staff() or attachment.taken_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(attachment.taken_at)
+
     @extend_schema_field(PointSerializer(allow_null=True))
     def get_taken_location(self, attachment) -> dict | None:
-        """Where the camera's GPS says the photo was taken (WGS-84), if it did."""
+        """Where the camera's GPS says the photo was taken, WGS-84 (staff only)."""
         point = attachment.taken_location
-        return {"lng": point.x, "lat": point.y} if point else None
+        return {"lng": point.x, "lat": point.y} if point and self._for_staff() else None
 
 
 class EventSerializer(serializers.ModelSerializer):

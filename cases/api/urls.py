@@ -11,6 +11,6 @@ urlpatterns = [
     path("categories/", reference.CategoryList.as_view(), name="category-list"),
     path("departments/", reference.DepartmentList.as_view(), name="department-list"),
     path("tips/", tips.TipCreate.as_view(), name="tip-create"),
-    path("tips/<str:token>/", tips.TipStatus.as_view(), name="tip-status"),
+    path("tips/<slug:token>/", tips.TipStatus.as_view(), name="tip-status"),
     path("photos/hints/", tips.PhotoHints.as_view(), name="photo-hints"),
 ]

@@ -13,8 +13,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+
+from governance.api_errors import JSONParser
 
 from .. import services
 from ..errors import CaseInputError
@@ -254,9 +256,17 @@ def _request_data(request):
     """JSON as given; for multipart, lists of files under their field names."""
     data = request.data
     if hasattr(data, "getlist"):
-        plain = {key: data.get(key) for key in data}
+        plain = {key: data.get(key) for key in data if not key.startswith("attributes.")}
         for key in request.FILES:
             plain[key] = request.FILES.getlist(key)
+        # Answers to questions arrive as attributes.<code> (several for a list).
+        answers = {
+            key.removeprefix("attributes."): values if len(values) > 1 else values[0]
+            for key, values in data.lists()
+            if key.startswith("attributes.") and key not in request.FILES
+        }
+        if answers:
+            plain["attributes"] = answers
         return plain
     return data
 

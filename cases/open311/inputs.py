@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from .representations import CLOSED, OPEN
 
 MAX_SPAN = dt.timedelta(days=90)
+# Dates outside this range cannot be a case's; they would also overflow.
+MIN_YEAR, MAX_YEAR = 1970, 2100
 MAX_IDS = 1000
 MAX_NAME = 100
 
@@ -59,6 +61,12 @@ def parse_w3c(value: str, name: str, *, end: bool = False) -> dt.datetime:
         moment = None if day else parse_datetime(text)
     except ValueError:
         day = moment = None
+    if (day or moment) is not None and not MIN_YEAR <= (day or moment).year <= MAX_YEAR:
+        raise Open311Error(
+            400,
+            _("%(name)s must be a date between %(min)s and %(max)s.")
+            % {"name": name, "min": MIN_YEAR, "max": MAX_YEAR},
+        )
     if day is not None:
         start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
         return start + dt.timedelta(days=1) - dt.timedelta(microseconds=1) if end else start

@@ -47,6 +47,7 @@ def public_requests() -> QuerySet[Case]:
     the stored file of its first report photo (``first_photo``): one query."""
     first_photo = (
         CaseAttachment.objects.filter(case=OuterRef("pk"), kind=AttachmentKind.REPORT)
+        .exclude(sha256="")  # stored without metadata (older uploads were kept as sent)
         .order_by("id")
         .values("file")[:1]
     )

@@ -22,7 +22,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -73,6 +73,23 @@ def _open311_status(status: int) -> int:
 
 
 @extend_schema(exclude=True)
+def _unstorable(text: str) -> bool:
+    """NUL and lone surrogates: PostgreSQL cannot store them in text."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _refuse_unstorable_text(request, kwargs) -> None:
+    values = [*kwargs.values()]
+    form = request.POST if request.method == "POST" else QueryDict()
+    for params in (request.query_params, form):
+        for key, items in params.lists():
+            values.append(key)
+            values.extend(items)
+    for value in values:
+        if isinstance(value, str) and _unstorable(value):
+            raise Open311Error(400, _("The request contains characters that are not allowed."))
+
+
 class Open311View(APIView):
     """Open311 rendering and error handling for every endpoint."""
 
@@ -97,6 +114,7 @@ class Open311View(APIView):
                 % {"fmt": str(kwargs.get("fmt"))[:20]},
             )
         super().initial(request, *args, **kwargs)
+        _refuse_unstorable_text(request, kwargs)
 
     _parse_error: Exception | None = None
 
@@ -108,7 +126,7 @@ class Open311View(APIView):
         key = None
         if request.content_type.split(";")[0].strip().lower() in FORM_TYPES:
             try:
-                key = request.data.get("api_key")
+                key = request.POST.get("api_key")
             except (exceptions.ParseError, SuspiciousOperation) as exc:
                 # Refused by the view, which must not see an empty form instead.
                 self._parse_error = exc
@@ -265,7 +283,9 @@ class Requests(Open311View):
             idempotency_key=request.headers.get("Idempotency-Key") or None,
         )
         replayed = getattr(case, "replayed", False)
-        case = selectors.public_requests().get(pk=case.pk)
+        # (A retry of a request staff have since moved out of public view
+        # still gets its id.)
+        case = selectors.public_requests().filter(pk=case.pk).first() or case
         response = self.render([representations.created(case, account_id=form.account_id)])
         if replayed:
             response["Idempotent-Replayed"] = "true"
@@ -276,7 +296,8 @@ class Requests(Open311View):
             raise exceptions.UnsupportedMediaType(request.content_type)
         if self._parse_error is not None:
             raise self._parse_error
-        return request.data
+        # Fields only: a field sent as a file part is as good as missing.
+        return request.POST
 
     def _client(self, request) -> ApiClient:
         key = self.rate_limit_token(request)
