@@ -23,7 +23,12 @@ def cases_visible_to(user) -> QuerySet[Case]:
 def case_get(user, pk) -> Case:
     """The case, or CaseNotFound when it does not exist or is out of scope."""
     try:
-        return cases_visible_to(user).select_related("category", "department").get(pk=pk)
+        return (
+            cases_visible_to(user)
+            .select_related("category", "department", "grid")
+            .defer("grid__boundary")
+            .get(pk=pk)
+        )
     except (Case.DoesNotExist, ValueError, TypeError):
         raise CaseNotFound(pk) from None
 
