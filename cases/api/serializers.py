@@ -185,14 +185,20 @@ class CaseDetailSerializer(CaseListSerializer):
     def get_contact(self, case: Case) -> dict:
         return contact_for(self._user(), case)
 
+    def _actions(self, case: Case) -> list[str]:
+        cache = self.context.setdefault("_actions", {})
+        if (case.pk, case.version) not in cache:
+            cache[(case.pk, case.version)] = case_actions(self._user(), case)
+        return cache[(case.pk, case.version)]
+
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_actions(self, case: Case) -> list[str]:
-        return case_actions(self._user(), case)
+        return self._actions(case)
 
     @extend_schema_field(CandidateSerializer(many=True))
     def get_duplicate_candidates(self, case: Case):
-        """Offered while the case can still be merged (reported or registered)."""
-        if case.status not in (Status.REPORTED, Status.REGISTERED):
+        """Offered to whoever may merge the case, while it can be merged."""
+        if "merge" not in self._actions(case):
             return []
         return CandidateSerializer(duplicate_candidates(case), many=True).data
 

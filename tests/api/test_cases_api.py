@@ -209,6 +209,10 @@ def test_a_new_report_offers_its_duplicates_until_it_is_dispatched(world):
     dispatcher = client_for(world.dispatcher)
     detail = dispatcher.get(f"/api/v1/cases/{tip.pk}/").json()
     assert [c["id"] for c in detail["duplicate_candidates"]] == [original.pk]
+    # The reporter may not merge, so is offered none.
+    reporter_view = client_for(world.grid_worker).get(f"/api/v1/cases/{tip.pk}/").json()
+    assert "merge" not in reporter_view["actions"]
+    assert reporter_view["duplicate_candidates"] == []
     merged = dispatcher.post(
         f"/api/v1/cases/{tip.pk}/merge/", {"original": original.pk}, format="json"
     ).json()
