@@ -15,6 +15,7 @@ from grids.coords import CoordinateSystem
 from organisation.models import Department
 
 from .. import deadlines
+from ..attributes import unstorable_text
 from ..models import (
     Case,
     CaseAttachment,
@@ -210,12 +211,22 @@ class CaseDetailSerializer(CaseListSerializer):
 # --- Inputs --------------------------------------------------------------------------
 
 
-class CategoryCodeField(serializers.SlugRelatedField):
+class CodeField(serializers.SlugRelatedField):
+    """A related object by its code. Text the database cannot hold (NUL, lone
+    surrogates) names no object, instead of failing the query."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and unstorable_text(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=repr(data)[:40])
+        return super().to_internal_value(data)
+
+
+class CategoryCodeField(CodeField):
     def __init__(self, **kwargs):
         super().__init__(slug_field="code", queryset=Category.objects.active(), **kwargs)
 
 
-class DepartmentCodeField(serializers.SlugRelatedField):
+class DepartmentCodeField(CodeField):
     def __init__(self, **kwargs):
         super().__init__(
             slug_field="code", queryset=Department.objects.filter(is_active=True), **kwargs

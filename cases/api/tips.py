@@ -25,7 +25,7 @@ from .. import services
 from ..models import AttachmentKind, Case, Category, Source, Status
 from ..photos import hints_for_upload
 from ..selectors import public_photos, public_timeline, tip_by_token
-from .serializers import PointSerializer, photo_list
+from .serializers import CodeField, PointSerializer, photo_list
 from .submission import idempotency_key, replay_headers
 
 PHONE = RegexValidator(
@@ -55,7 +55,7 @@ PUBLIC_STATUS_LABELS = {
 }
 
 
-class CitizenCategoryField(serializers.SlugRelatedField):
+class CitizenCategoryField(CodeField):
     def __init__(self, **kwargs):
         super().__init__(slug_field="code", queryset=Category.objects.for_citizens(), **kwargs)
 

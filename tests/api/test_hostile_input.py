@@ -146,3 +146,26 @@ def test_open311_form_fields_sent_as_files_are_missing_not_500(world, api_client
 def test_open311_dates_at_the_ends_of_the_calendar_are_400(world, query):
     response = APIClient().get(f"/open311/v2/requests.json?{query}")
     assert response.status_code == 400, response.content
+
+
+@pytest.mark.parametrize("fmt", ["json", "multipart"])
+def test_codes_the_database_cannot_hold_name_nothing(world, fmt):
+    from tests.cases.conftest import case_in
+
+    case = case_in(world, "dispatched")
+    dispatcher = client_for(world.dispatcher)
+
+    def send(client, url, data):
+        if fmt == "json":  # ASCII escapes carry the surrogates
+            return client.post(url, json.dumps(data), content_type="application/json")
+        return client.post(url, data, format="multipart")
+
+    # (a multipart body is bytes: lone surrogates cannot be sent in one)
+    for value in ["@\x00@", "\udfff"] if fmt == "json" else ["@\x00@"]:
+        response = send(
+            dispatcher, f"/api/v1/cases/{case.pk}/add-cohandler/", {"department": value}
+        )
+        assert "department" in error(response, 400, "invalid")["fields"]
+        tip = send(APIClient(), "/api/v1/tips/", {**TIP, "category": value})
+        assert "category" in error(tip, 400, "invalid")["fields"]
+    assert Case.objects.count() == 1
