@@ -100,9 +100,21 @@ _DECODE_ERRORS = (
 MAX_SIDE = 65_500
 
 
+def _name(photo) -> str:
+    return getattr(photo, "name", "") or _("photo")
+
+
+def _unreadable(photo, field: str) -> CaseInputError:
+    return _refuse(
+        _("%(name)s is not a readable JPEG, PNG or HEIC photo.") % {"name": _name(photo)},
+        field,
+        "photo_invalid",
+    )
+
+
 def _open(photo, field: str, *, decode: bool = True) -> tuple[Image.Image, bytes]:
     limit = settings.CASES_PHOTO_MAX_BYTES
-    name = getattr(photo, "name", "") or _("photo")
+    name = _name(photo)
     size = getattr(photo, "size", None)
     if size is not None and size > limit:
         raise _too_large(name, limit, field)
@@ -111,11 +123,6 @@ def _open(photo, field: str, *, decode: bool = True) -> tuple[Image.Image, bytes
     photo.seek(0)
     if len(data) > limit:
         raise _too_large(name, limit, field)
-    unreadable = _refuse(
-        _("%(name)s is not a readable JPEG, PNG or HEIC photo.") % {"name": name},
-        field,
-        "photo_invalid",
-    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -125,7 +132,7 @@ def _open(photo, field: str, *, decode: bool = True) -> tuple[Image.Image, bytes
     except Image.DecompressionBombWarning as exc:
         raise _too_many_pixels(name, field) from exc
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
-        raise unreadable from exc
+        raise _unreadable(photo, field) from exc
     if image.format not in ACCEPTED_FORMATS:
         raise _refuse(
             _("%(name)s is a %(format)s image; photos must be JPEG, PNG or HEIC.")
@@ -139,7 +146,7 @@ def _open(photo, field: str, *, decode: bool = True) -> tuple[Image.Image, bytes
         try:
             image.load()  # a truncated or corrupt file fails here, before anything is stored
         except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
-            raise unreadable from exc
+            raise _unreadable(photo, field) from exc
     return image, data
 
 
@@ -257,12 +264,7 @@ def prepare_photo(photo, *, field: str = "photos") -> PreparedPhoto:
         else:
             upright.save(out, format="PNG", icc_profile=None)
     except _DECODE_ERRORS as exc:
-        raise _refuse(
-            _("%(name)s is not a readable JPEG, PNG or HEIC photo.")
-            % {"name": getattr(photo, "name", "") or _("photo")},
-            field,
-            "photo_invalid",
-        ) from exc
+        raise _unreadable(photo, field) from exc
     # A random name: the upload's own name can say who or when.
     stem = secrets.token_hex(12)
     return PreparedPhoto(
@@ -275,11 +277,6 @@ def prepare_photo(photo, *, field: str = "photos") -> PreparedPhoto:
         sha256=hashlib.sha256(data).hexdigest(),
         hints=hints,
     )
-
-
-def check_photo(photo, *, field: str = "photos") -> None:
-    """Raise CaseInputError unless ``photo`` is a whole JPEG, PNG or HEIC image."""
-    _open(photo, field)
 
 
 def make_thumbnail(source_name: str, *, storage=None) -> bytes:
