@@ -50,6 +50,18 @@ class PointSerializer(serializers.Serializer):
     lat = serializers.FloatField()
 
 
+def point_json(point) -> dict | None:
+    """A WGS-84 point as the API writes it."""
+    return None if point is None else {"lng": point.x, "lat": point.y}
+
+
+def thumbnail_url(attachment, context) -> str | None:
+    """Absolute; null until the thumbnail is made (just after the upload)."""
+    if not attachment.thumbnail:
+        return None
+    return context["request"].build_absolute_uri(attachment.thumbnail.url)
+
+
 class CaseListSerializer(serializers.ModelSerializer):
     category = CategoryRefSerializer(allow_null=True)
     department = DepartmentRefSerializer(allow_null=True)
@@ -74,7 +86,7 @@ class CaseListSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PointSerializer)
     def get_location(self, case: Case) -> dict:
-        return {"lng": case.location.x, "lat": case.location.y}
+        return point_json(case.location)
 
     @extend_schema_field(serializers.ChoiceField(choices=["", "green", "yellow", "red"]))
     def get_light(self, case: Case) -> str:
@@ -96,10 +108,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnail_url(self, attachment) -> str | None:
-        """Null until the thumbnail is made (just after the upload)."""
-        if not attachment.thumbnail:
-            return None
-        return self.context["request"].build_absolute_uri(attachment.thumbnail.url)
+        return thumbnail_url(attachment, self.context)
 
     def _for_staff(self) -> bool:
         request = self.context.get("request")
@@ -116,7 +125,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
     def get_taken_location(self, attachment) -> dict | None:
         """Where the camera's GPS says the photo was taken, WGS-84 (staff only)."""
         point = attachment.taken_location
-        return {"lng": point.x, "lat": point.y} if point and self._for_staff() else None
+        return point_json(point) if self._for_staff() else None
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -240,9 +249,9 @@ def photo_list(**kwargs):
     )  # fmt: skip
 
 
-class CaseCreateSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(choices=Source.choices, default=Source.GRID_WORKER)
-    category = CategoryCodeField(required=False, allow_null=True, default=None)
+class ReportInputSerializer(serializers.Serializer):
+    """What every report gives: staff reports and citizens' tips."""
+
     description = serializers.CharField(max_length=4000)
     lng = serializers.FloatField(
         min_value=-180,
@@ -254,13 +263,7 @@ class CaseCreateSerializer(serializers.Serializer):
     lat = serializers.FloatField(min_value=-90, max_value=90, required=False, default=None)
     crs = serializers.ChoiceField(choices=CoordinateSystem.choices, default=CoordinateSystem.WGS84)
     address = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
-    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=None)
-    reporter_name = serializers.CharField(max_length=100, required=False, default="")
-    reporter_phone = serializers.CharField(max_length=30, required=False, default="")
-    reporter_email = serializers.EmailField(required=False, default="")
-    self_handled = serializers.BooleanField(required=False, default=False)
     photos = photo_list()
-    handling_photos = photo_list()
     attributes = serializers.DictField(
         required=False,
         default=dict,
@@ -281,6 +284,17 @@ class CaseCreateSerializer(serializers.Serializer):
                 {"lat" if attrs["lat"] is None else "lng": _("Give both lng and lat, or neither.")}
             )
         return attrs
+
+
+class CaseCreateSerializer(ReportInputSerializer):
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.GRID_WORKER)
+    category = CategoryCodeField(required=False, allow_null=True, default=None)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=None)
+    reporter_name = serializers.CharField(max_length=100, required=False, default="")
+    reporter_phone = serializers.CharField(max_length=30, required=False, default="")
+    reporter_email = serializers.EmailField(required=False, default="")
+    self_handled = serializers.BooleanField(required=False, default=False)
+    handling_photos = photo_list()
 
 
 class VersionedSerializer(serializers.Serializer):

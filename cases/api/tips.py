@@ -18,14 +18,20 @@ from rest_framework.views import APIView
 
 from governance.api_errors import JSONParser
 from governance.throttles import PUBLIC_RATE_LIMITS
-from grids.coords import CoordinateSystem
 from grids.selectors import OutsideJurisdiction, grid_for_point
 
 from .. import services
 from ..models import AttachmentKind, Case, Category, Source, Status
 from ..photos import hints_for_upload
 from ..selectors import public_photos, public_timeline, tip_by_token
-from .serializers import CodeField, PointSerializer, photo_list
+from .inputs import valid_input
+from .serializers import (
+    CodeField,
+    PointSerializer,
+    ReportInputSerializer,
+    point_json,
+    thumbnail_url,
+)
 from .submission import idempotency_key, replay_headers
 
 PHONE = RegexValidator(
@@ -60,44 +66,18 @@ class CitizenCategoryField(CodeField):
         super().__init__(slug_field="code", queryset=Category.objects.for_citizens(), **kwargs)
 
 
-class TipCreateSerializer(serializers.Serializer):
+class TipCreateSerializer(ReportInputSerializer):
     category = CitizenCategoryField(
         required=False,
         allow_null=True,
         default=None,
         help_text=_("A category code from /api/v1/categories/ (citizen_visible); omit if unsure."),
     )
-    description = serializers.CharField(max_length=4000)
-    lng = serializers.FloatField(min_value=-180, max_value=180, required=False, default=None)
-    lat = serializers.FloatField(min_value=-90, max_value=90, required=False, default=None)
-    crs = serializers.ChoiceField(choices=CoordinateSystem.choices, default=CoordinateSystem.WGS84)
-    address = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
     name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     phone = serializers.CharField(
         max_length=30, required=False, default="", allow_blank=True, validators=[PHONE]
     )
     email = serializers.EmailField(required=False, default="", allow_blank=True)
-    photos = photo_list()
-    attributes = serializers.DictField(
-        required=False,
-        default=dict,
-        help_text=_(
-            "Answers to the category's questions (see its Open311 service definition): "
-            "code → value, or a list of keys; in multipart, fields named attributes.<code>."
-        ),
-    )
-    client_uuid = serializers.CharField(
-        max_length=100,
-        required=False,
-        help_text=_("Idempotency key, if the Idempotency-Key header cannot be sent."),
-    )
-
-    def validate(self, attrs):
-        if (attrs["lng"] is None) != (attrs["lat"] is None):
-            raise serializers.ValidationError(
-                {"lat" if attrs["lat"] is None else "lng": _("Give both lng and lat, or neither.")}
-            )
-        return attrs
 
 
 class TipReceiptSerializer(serializers.Serializer):
@@ -115,9 +95,7 @@ class PublicPhotoSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnail_url(self, attachment) -> str | None:
-        if not attachment.thumbnail:
-            return None
-        return self.context["request"].build_absolute_uri(attachment.thumbnail.url)
+        return thumbnail_url(attachment, self.context)
 
 
 class PublicStepSerializer(serializers.Serializer):
@@ -157,7 +135,7 @@ class TipStatusSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PointSerializer)
     def get_location(self, case) -> dict:
-        return {"lng": case.location.x, "lat": case.location.y}
+        return point_json(case.location)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_department(self, case) -> str | None:
@@ -208,11 +186,7 @@ class TipCreate(_Public):
         auth=[],
     )
     def post(self, request):
-        from .views import _request_data
-
-        serializer = TipCreateSerializer(data=_request_data(request))
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = dict(valid_input(TipCreateSerializer, request))
         key = idempotency_key(request, data.pop("client_uuid", None))
         case = services.case_report(
             reporter=None,
@@ -234,7 +208,7 @@ class TipCreate(_Public):
             "tracking_token": case.tracking_token,
             "number": case.number,
             "public_status": PUBLIC_STATUS[case.status],
-            "location": {"lng": case.location.x, "lat": case.location.y},
+            "location": point_json(case.location),
             "status_url": request.build_absolute_uri(f"/api/v1/tips/{case.tracking_token}/"),
         }
         return Response(

@@ -23,6 +23,7 @@ from ..errors import CaseInputError
 from ..models import Case, DirectiveKind, Light, Status
 from ..selectors import case_actions, case_get, cases_visible_to
 from . import serializers as s
+from .inputs import valid_input
 from .submission import HEADER, idempotency_key, replay_headers
 
 
@@ -226,7 +227,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     def create(self, request):
         """Report a case. With an Idempotency-Key header (or ``client_uuid``), a
         retry returns the case the first attempt filed (200) instead of a new one."""
-        data = dict(_valid(s.CaseCreateSerializer, request))
+        data = dict(valid_input(s.CaseCreateSerializer, request))
         key = idempotency_key(request, data.pop("client_uuid", None))
         case = services.case_report(reporter=request.user, idempotency_key=key, **data)
         return Response(
@@ -246,34 +247,9 @@ class CaseViewSet(viewsets.GenericViewSet):
         return s.CaseDetailSerializer(case, context=self.get_serializer_context()).data
 
 
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=_request_data(request))
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _request_data(request):
-    """JSON as given; for multipart, lists of files under their field names."""
-    data = request.data
-    if hasattr(data, "getlist"):
-        plain = {key: data.get(key) for key in data if not key.startswith("attributes.")}
-        for key in request.FILES:
-            plain[key] = request.FILES.getlist(key)
-        # Answers to questions arrive as attributes.<code> (several for a list).
-        answers = {
-            key.removeprefix("attributes."): values if len(values) > 1 else values[0]
-            for key, values in data.lists()
-            if key.startswith("attributes.") and key not in request.FILES
-        }
-        if answers:
-            plain["attributes"] = answers
-        return plain
-    return data
-
-
 def _endpoint_view(endpoint: Endpoint):
     def view(self, request, pk=None):
-        data = dict(_valid(endpoint.input, request))
+        data = dict(valid_input(endpoint.input, request))
         versioned = {}
         if data.get("expected_version") is not None:
             versioned["expected_version"] = data.pop("expected_version")
