@@ -36,7 +36,7 @@ from rest_framework.views import APIView
 from governance.throttles import PUBLIC_RATE_LIMITS
 
 from .. import services
-from ..attributes import clean_attributes
+from ..attributes import unstorable_text
 from ..errors import CaseError
 from ..models import FINAL_STATUSES, ApiClient, Source
 from ..working_time import CalendarMissing
@@ -72,12 +72,6 @@ def _open311_status(status: int) -> int:
     return 400
 
 
-@extend_schema(exclude=True)
-def _unstorable(text: str) -> bool:
-    """NUL and lone surrogates: PostgreSQL cannot store them in text."""
-    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
-
-
 def _refuse_unstorable_text(request, kwargs) -> None:
     values = [*kwargs.values()]
     form = request.POST if request.method == "POST" else QueryDict()
@@ -86,10 +80,11 @@ def _refuse_unstorable_text(request, kwargs) -> None:
             values.append(key)
             values.extend(items)
     for value in values:
-        if isinstance(value, str) and _unstorable(value):
+        if isinstance(value, str) and unstorable_text(value):
             raise Open311Error(400, _("The request contains characters that are not allowed."))
 
 
+@extend_schema(exclude=True)
 class Open311View(APIView):
     """Open311 rendering and error handling for every endpoint."""
 
@@ -262,9 +257,6 @@ class Requests(Open311View):
                 raise Open311Error(404, _unknown_service(code))
         media = [*request.FILES.getlist("media"), *request.FILES.getlist("media[]")]
         form = inputs.submission(params, has_media=bool(media))
-        # Checked here too so that a required question is asked even when no
-        # answer at all was sent; cleaning twice gives the same answers.
-        answers = clean_attributes(category, form.attributes) if category else {}
         case = services.case_report(
             reporter=None,
             source=Source.CITIZEN,
@@ -277,7 +269,7 @@ class Requests(Open311View):
             reporter_phone=form.phone,
             reporter_email=form.email,
             photos=media,
-            attributes=answers,
+            attributes=form.attributes,
             media_url=form.media_url,
             api_client=client,
             idempotency_key=request.headers.get("Idempotency-Key") or None,
