@@ -35,11 +35,15 @@ _CODES = {
 }
 
 
-def error_response(code: str, message: str, http_status: int, fields=None, headers=None):
+def error_body(code: str, message, fields=None) -> dict:
     body = {"code": code, "message": str(message)}
     if fields:
         body["fields"] = fields
-    return Response({"error": body}, status=http_status, headers=headers)
+    return {"error": body}
+
+
+def error_response(code: str, message: str, http_status: int, fields=None, headers=None):
+    return Response(error_body(code, message, fields), status=http_status, headers=headers)
 
 
 def _flatten(detail):

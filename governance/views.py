@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET
 
 from grids.models import Area
 
+from .api_errors import error_body
+
 SITE_TITLE = _("Urban governance command centre")
 
 
@@ -56,7 +58,7 @@ def _is_api(request: HttpRequest) -> bool:
 
 
 def _api_error(code: str, message, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
+    return JsonResponse(error_body(code, message), status=status)
 
 
 def bad_request(request, exception=None):
