@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 from grids.api import serializers as s
 from grids.coords import wgs84_to_gcj02
 from grids.models import Area, Level
+from tests.api.helpers import client_for
+from tests.api.helpers import error as api_error
 from tests.cases.conftest import G1, G4, IN_G4
 from tests.factories import AreaFactory, rect
 
@@ -24,17 +26,9 @@ DETAILED = "320402001003"  # a community with a round, finely drawn boundary
 CIRCLE_VERTICES = 721
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def error(response, status, code):
-    assert response.status_code == status, response.content
+    body = api_error(response, status, code)
     assert response["Content-Type"] == "application/json"
-    body = response.json()["error"]
-    assert body["code"] == code and body["message"]
     return body
 
 

@@ -2,25 +2,12 @@
 and one error format for every refusal."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from cases.models import Case, CaseEvent, Status
+from tests.api.helpers import client_for, error
 from tests.cases.conftest import IN_G1, case_in, jpeg
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()["error"]
-    assert body["code"] == code and body["message"]
-    return body
 
 
 def test_the_list_is_scoped_and_filtered(world):

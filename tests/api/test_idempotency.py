@@ -12,7 +12,6 @@ transactional test would otherwise leave empty for the tests that follow."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection
@@ -24,7 +23,7 @@ from cases.models import ApiClient, Case, Source, Status
 from organisation.models import User
 from tests.api.helpers import Stored, client_for, error
 from tests.api.images import phone_photo, plain_jpeg, upload
-from tests.cases.conftest import IN_G1, IN_G4
+from tests.cases.conftest import IN_G1, IN_G4, wait_until_blocked_by_this_session
 
 CASES = "/api/v1/cases/"
 TIPS = "/api/v1/tips/"
@@ -389,20 +388,6 @@ def _fresh_calendar_cache(monkeypatch):
     monkeypatch.setattr(deadlines, "_cached", None)
 
 
-def _wait_until_another_transaction_waits_for_this_one(timeout=10.0):
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks"
-                " WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the other submission never waited for this one")
-
-
 @pytest.fixture
 def held_first_insert(monkeypatch):
     """The submission that inserts first holds its transaction open (in
@@ -419,7 +404,7 @@ def held_first_insert(monkeypatch):
             seen["inserted"] += 1
             first = seen["inserted"] == 1
         if first:
-            _wait_until_another_transaction_waits_for_this_one()
+            wait_until_blocked_by_this_session()
         return result
 
     def earlier(self):

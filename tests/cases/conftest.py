@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from dataclasses import dataclass
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 from PIL import Image
 
@@ -175,3 +177,21 @@ def case_in(world: World, status: str, **report_kwargs):
         if target == status:
             return case
     raise AssertionError(f"no path to {status}")
+
+
+def wait_until_blocked_by_this_session(timeout: float = 10.0) -> None:
+    """Return once another session waits on a lock this session holds (a row
+    lock, or a unique-index entry not yet committed); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # pg_locks is live (no per-transaction snapshot); count only the
+            # sessions blocked by this one, not those of other test runs.
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks"
+                " WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no other session came to wait for this one's lock")

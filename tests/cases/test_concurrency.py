@@ -4,7 +4,6 @@ The race tests use real threads, each with its own database connection and
 transaction, committed for real (``transaction=True``)."""
 
 import threading
-import time
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -14,7 +13,7 @@ from cases import deadlines, services
 from cases.errors import CaseConflict, CaseError, CaseNotFound
 from cases.models import Case, CaseEvent, Status
 from organisation.models import Role, RoleMembership
-from tests.cases.conftest import case_in, fresh
+from tests.cases.conftest import case_in, fresh, wait_until_blocked_by_this_session
 from tests.factories import UserFactory
 
 RACE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -44,7 +43,7 @@ def race(*actions, first=None, hook_target=None):
         def hooked(*args, **kwargs):
             if threading.current_thread().name == f"actor-{first}":
                 locked.set()
-                _wait_until_someone_waits_for_a_lock()
+                wait_until_blocked_by_this_session()
             return original(*args, **kwargs)
 
         setattr(module, name, hooked)
@@ -73,22 +72,6 @@ def race(*actions, first=None, hook_target=None):
             setattr(module, name, original)
     assert all(not t.is_alive() for t in threads), "an action hung"
     return outcomes
-
-
-def _wait_until_someone_waits_for_a_lock(timeout=10.0):
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            # pg_locks is live (no per-transaction snapshot); count only the
-            # sessions blocked by this one, not those of other test runs.
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks"
-                " WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the other action never waited for the row lock")
 
 
 def winners_and_losers(outcomes):
