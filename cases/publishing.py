@@ -1,16 +1,26 @@
 """The one way case events leave the process.
 
-Services call ``publish_on_commit`` with each event they record. The message
-is built inside the transaction, from the case as that transaction leaves
-it, and sent only once the transaction commits: a rolled-back action publishes
-nothing. Receivers of ``case_event_committed`` (live updates, notifications)
-run after commit; an error in one is logged and never reaches the action
-that caused it, which has already happened.
+Services call ``publish_on_commit`` with each event they record:
+
+* ``case_event_recorded`` is sent at once, inside the action's transaction,
+  with the event: receivers write what must commit or roll back with the
+  action (the notification inbox);
+* the message (``event_message``, documented in docs/events.md) is built
+  inside the transaction, from the case as that transaction leaves it, and
+  ``case_event_committed`` is sent only once the transaction commits, with
+  the message, the event's audience (``cases.audience``) and the live
+  connection that caused it (``origin``), so that client can be spared its
+  own echo. A rolled-back action publishes nothing. Receivers of
+  ``case_event_committed`` (the live push) run after commit; an error in one is
+  logged and never reaches the action that caused it, which has already
+  happened.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 from django.dispatch import Signal
@@ -20,38 +30,60 @@ from .models import CaseEvent
 logger = logging.getLogger(__name__)
 
 MESSAGE_VERSION = 1
+MESSAGE_TYPE = "case.event"
 
-# Sent once per committed event with ``message`` (a dict, see event_message).
+# Sent inside the transaction with ``event`` (a saved CaseEvent).
+case_event_recorded = Signal()
+# Sent once per committed event with ``message`` (a dict, see event_message),
+# ``groups`` (the audience) and ``origin`` (a live connection id, or "").
 case_event_committed = Signal()
+
+# The live connection whose request is being served (see
+# notifications.middleware): its own events are not pushed back to it.
+_origin: ContextVar[str] = ContextVar("publishing_origin", default="")
+
+
+@contextmanager
+def origin(connection_id: str):
+    token = _origin.set(connection_id)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
 
 
 def event_message(event: CaseEvent) -> dict:
     case = event.case
     return {
+        "type": MESSAGE_TYPE,
         "version": MESSAGE_VERSION,
-        "event_id": event.id,
+        "id": event.id,
         "action": event.action,
-        "case_id": case.pk,
-        "case_number": case.number,
+        "at": event.created_at.isoformat(),
+        "actor_id": event.actor_id,
         "from_status": event.from_status,
         "to_status": event.to_status,
-        "actor_id": event.actor_id,
-        "at": event.created_at.isoformat(),
+        "case_id": case.pk,
+        "case_number": case.number,
+        "case_version": case.version,
         "status": case.status,
         "light": case.light,
+        "due_at": case.due_at.isoformat() if case.due_at else None,
         "department_id": case.department_id,
-        "area_path": case.area_path,
-        "grid_id": case.grid_id,
         "command_level": case.command_level,
+        "grid_id": case.grid_id,
+        "area_path": case.area_path,
     }
 
 
-def publish(message: dict) -> None:
-    for receiver, result in case_event_committed.send_robust(sender=CaseEvent, message=message):
+def publish(message: dict, groups: list[str], origin: str = "") -> None:
+    for receiver, result in case_event_committed.send_robust(
+        sender=CaseEvent, message=message, groups=groups, origin=origin
+    ):
         if isinstance(result, Exception):
             logger.error(
                 "publishing case event %s through %r failed: %r",
-                message["event_id"],
+                message["id"],
                 receiver,
                 result,
                 exc_info=result,
@@ -59,5 +91,8 @@ def publish(message: dict) -> None:
 
 
 def publish_on_commit(event: CaseEvent) -> None:
+    case_event_recorded.send(sender=CaseEvent, event=event)
     message = event_message(event)
-    transaction.on_commit(lambda: publish(message))
+    groups = list(event.audience)
+    source = _origin.get()
+    transaction.on_commit(lambda: publish(message, groups, source))

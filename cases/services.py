@@ -45,6 +45,7 @@ from organisation.models import Department, Role
 
 from . import deadlines
 from .attributes import clean_attributes, unstorable_text
+from .audience import audience, involved
 from .categories import route_for
 from .errors import (
     ActionForbidden,
@@ -150,9 +151,18 @@ def _record(
     from_status: str,
     payload: dict | None = None,
     now: dt.datetime | None = None,
+    stored: Sequence[tuple[PreparedPhoto, str]] = (),
+    photo_kind: str = AttachmentKind.HANDLING,
 ) -> CaseEvent:
+    """Save the case, append its event (with the event's ``stored`` photos,
+    see ``_store_photos``) and publish it after commit.
+
+    This is the last step of an action: inserting the event takes the lock
+    that orders event ids by commit (migration 0006), held until the
+    transaction ends, so nothing slow (writing files to storage) may follow."""
     case.version += 1
     case.save()
+    users, departments = involved([case.pk])[case.pk]
     event = CaseEvent.objects.create(
         case=case,
         action=action,
@@ -161,8 +171,10 @@ def _record(
         from_status=from_status,
         to_status=case.status,
         payload={k: v for k, v in (payload or {}).items() if v not in (None, "")},
+        audience=audience(case, users=users, departments=departments),
         created_at=now or timezone.now(),
     )
+    _attach(case, event, stored, photo_kind, actor)
     publish_on_commit(event)
     case.last_event = event
     return event
@@ -187,16 +199,34 @@ def _text(value: str, field: str, *, required: bool, limit: int = MAX_TEXT) -> s
     return value
 
 
-def _attach(case, event, photos: Sequence[PreparedPhoto], kind, actor) -> list[CaseAttachment]:
-    """Store prepared photos on the case; thumbnails are made after commit."""
-    attachments = []
+def _store_photos(photos: Sequence[PreparedPhoto]) -> list[tuple[PreparedPhoto, str]]:
+    """Write prepared photos to storage; (photo, stored name) for each. The
+    files are deleted again if the action then fails."""
+    stored = []
     for photo in photos or ():
+        name = default_storage.save(
+            CaseAttachment._meta.get_field("file").generate_filename(None, photo.name),
+            photo.as_file(),
+        )
+        written = _WRITTEN_FILES.get()
+        if written is not None:
+            written.append(name)
+        stored.append((photo, name))
+    return stored
+
+
+def _attach(case, event, stored, kind, actor) -> list[CaseAttachment]:
+    """The attachment rows for photos already in storage; thumbnails are
+    made after commit."""
+    attachments = []
+    for photo, name in stored:
         hints = photo.hints
         attachment = CaseAttachment(
             case=case,
             kind=kind,
             event=event,
             uploaded_by=actor,
+            file=name,
             width=photo.width,
             height=photo.height,
             source_format=photo.source_format,
@@ -204,10 +234,6 @@ def _attach(case, event, photos: Sequence[PreparedPhoto], kind, actor) -> list[C
             taken_at=hints.taken_at,
             taken_location=Point(hints.lng, hints.lat, srid=4326) if hints.has_location else None,
         )
-        attachment.file.save(photo.name, photo.as_file(), save=False)
-        written = _WRITTEN_FILES.get()
-        if written is not None:
-            written.append(attachment.file.name)
         attachment.save()
         attachments.append(attachment)
     if attachments:
@@ -423,7 +449,9 @@ def case_report(
             if submission:
                 submission.stamp(case)
             deadlines.stage_start(case, now=now)
-            event = _record(
+            stored_report = _store_photos(prepared)
+            stored_handling = _store_photos(prepared_handling if self_handled else ())
+            _record(
                 case,
                 actor=case.reporter,
                 role=str(role),
@@ -435,20 +463,21 @@ def case_report(
                     "category": getattr(category, "code", None),
                 },
                 now=now,
+                stored=stored_report,
+                photo_kind=AttachmentKind.REPORT,
             )
-            _attach(case, event, prepared, AttachmentKind.REPORT, case.reporter)
             if self_handled:
                 case.report_self_handled()
                 deadlines.stage_start(case, now=now)
-                event = _record(
+                _record(
                     case,
                     actor=case.reporter,
                     role=str(role),
                     action="self_handled",
                     from_status=Status.REPORTED,
                     now=now,
+                    stored=stored_handling,
                 )
-                _attach(case, event, prepared_handling, AttachmentKind.HANDLING, case.reporter)
     except IntegrityError as exc:
         # Two identical submissions at the same moment: the second waited on
         # the unique key until the first committed, and returns its case.
@@ -907,11 +936,10 @@ def case_report_back(
         now = timezone.now()
         deadlines.stage_start(case, now=now)
         _settle_directives(case, now)
-        event = _record(
+        _record(
             case, actor=actor, role=role, action="handled", from_status=from_status,
-            payload={"note": note},
+            payload={"note": note}, stored=_store_photos(photos),
         )  # fmt: skip
-        _attach(case, event, photos, AttachmentKind.HANDLING, actor)
     return case
 
 
@@ -941,12 +969,12 @@ def case_inspect(
         deadlines.stage_start(case, now=now)
         if passed:
             _settle_directives(case, now)
-        event = _record(
+        _record(
             case, actor=actor, role=role,
             action="closed" if passed else "rework",
             from_status=from_status, payload={"note": note},
+            stored=_store_photos(photos), photo_kind=AttachmentKind.INSPECTION,
         )  # fmt: skip
-        _attach(case, event, photos, AttachmentKind.INSPECTION, actor)
     return case
 
 
@@ -1085,9 +1113,8 @@ def case_comment(
         text = _text(text, "text", required=True)
         from_status = case.status
         case.comment()
-        event = _record(
+        _record(
             case, actor=actor, role=role, action="commented", from_status=from_status,
-            payload={"text": text},
+            payload={"text": text}, stored=_store_photos(photos),
         )  # fmt: skip
-        _attach(case, event, photos, AttachmentKind.HANDLING, actor)
     return case

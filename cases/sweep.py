@@ -33,6 +33,7 @@ from django.utils import timezone
 from grids.models import Level
 
 from . import deadlines
+from .audience import audience, involved
 from .deadlines import current_calendar
 from .models import (
     Case,
@@ -120,6 +121,8 @@ def _order_due(now, minutes: float, calendar) -> dt.datetime:
 
 
 def _event(case: Case, action: str, now, key: str, **payload) -> CaseEvent:
+    # The audience is set when the batch is written: an escalation moves the
+    # case to another command level after its event is made.
     return CaseEvent(
         case=case,
         action=action,
@@ -198,6 +201,10 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 supervised += 1
         _write(cases, now)
         CaseDirective.objects.bulk_create(directives)
+        people = involved(case.pk for case in cases)
+        for event in events:
+            users, departments = people[event.case.pk]
+            event.audience = audience(event.case, users=users, departments=departments)
         CaseEvent.objects.bulk_create(events)
         for event in events:
             publish_on_commit(event)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
     path("api/v1/", include("grids.api.urls")),
+    path("api/v1/", include("notifications.api.urls")),
     path("open311/v2/", include("cases.open311.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self):
+        from cases.publishing import case_event_committed
+
+        from . import live
+
+        case_event_committed.connect(live.push_case_event, dispatch_uid="notifications.live")

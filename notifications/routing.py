@@ -1,5 +1,9 @@
-"""WebSocket routes, mounted by governance.asgi under Channels' auth middleware."""
+"""WebSocket routes, mounted by governance.asgi under the auth middleware."""
 
-from django.urls import path  # noqa: F401 - routes are added here as consumers arrive
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from .consumers import LiveConsumer
+
+websocket_urlpatterns = [
+    path("ws/v1/live/", LiveConsumer.as_asgi()),
+]

@@ -1,13 +1,14 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import reference, tips, views
+from . import events, reference, tips, views
 
 router = SimpleRouter()
 router.register("cases", views.CaseViewSet, basename="case")
 
 urlpatterns = [
     *router.urls,
+    path("events/", events.EventList.as_view(), name="event-list"),
     path("categories/", reference.CategoryList.as_view(), name="category-list"),
     path("departments/", reference.DepartmentList.as_view(), name="department-list"),
     path("tips/", tips.TipCreate.as_view(), name="tip-create"),

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone
@@ -289,6 +291,14 @@ class Case(FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        case = super().from_db(db, field_names, values)
+        # The department as loaded: an event that moves the case away also
+        # goes to the queue it left (cases.audience).
+        case.department_at_load = case.__dict__.get("department_id")
+        return case
+
     @property
     def is_open(self) -> bool:
         return self.status not in FINAL_STATUSES
@@ -555,8 +565,12 @@ class Case(FSMModelMixin, models.Model):
 
 class CaseEvent(models.Model):
     """One step in a case's history. Append-only: a database trigger (migration
-    0004) refuses every UPDATE and DELETE. Ids increase, so clients resync
-    with "events since id N"."""
+    0004) refuses every UPDATE and DELETE.
+
+    Ids increase in commit order (migration 0006): an event's id is drawn
+    under a lock held until its transaction ends, so once a reader sees event
+    N, every event below N that will ever exist is visible too. That makes
+    "events since id N" exact for clients that resync."""
 
     id = models.BigAutoField(primary_key=True)
     case = models.ForeignKey(
@@ -576,6 +590,11 @@ class CaseEvent(models.Model):
     from_status = models.CharField(_("from"), max_length=12, choices=Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=Status.choices)
     payload = models.JSONField(_("details"), default=dict, encoder=DjangoJSONEncoder)
+    # The live groups the event went to (cases.audience), so that "events
+    # since N" replays to each user exactly what their groups were sent.
+    audience = ArrayField(
+        models.CharField(max_length=32), verbose_name=_("audience"), default=list, editable=False
+    )
     # Set on events the sweep writes: one per case, stage and threshold.
     dedupe_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("time"), default=timezone.now)
@@ -584,7 +603,10 @@ class CaseEvent(models.Model):
         verbose_name = _("case event")
         verbose_name_plural = _("case events")
         ordering = ["id"]
-        indexes = [models.Index(fields=["case", "id"], name="cases_event_case_id")]
+        indexes = [
+            models.Index(fields=["case", "id"], name="cases_event_case_id"),
+            GinIndex(fields=["audience"], name="cases_event_audience"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["dedupe_key"],

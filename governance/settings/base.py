@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "notifications.middleware.LiveOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -155,10 +156,25 @@ CELERY_BEAT_SCHEDULE = {
     "cases-thumbnail-catch-up": {"task": "cases.tasks.thumbnail_catch_up", "schedule": 600.0},
 }
 
+# Redis pub/sub: a group message is published once and fanned out to the
+# group's connections inside each ASGI process, and groups never expire
+# (channels_redis.core copies each message into every member's list and
+# drops members from groups after a day). Delivery is at most once either
+# way; clients resync from the event log (docs/events.md). Short timeouts
+# keep an action's after-commit push from hanging on an unreachable Redis.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_connect_timeout": env.float("CHANNEL_LAYER_TIMEOUT", default=2.0),
+                    "socket_timeout": env.float("CHANNEL_LAYER_TIMEOUT", default=2.0),
+                }
+            ],
+            "prefix": "governance",
+        },
     },
 }
 

@@ -383,7 +383,7 @@ def test_each_sweep_event_is_published_once_after_commit(
 
     stored_events = CaseEvent.objects.filter(pk__in=result.events)
     assert len(result.events) == 5 == stored_events.count()
-    ids = [m["event_id"] for m in received]
+    ids = [m["id"] for m in received]
     assert sorted(ids) == sorted(result.events)
     assert len(ids) == len(set(ids))  # exactly once each
     by_case = Counter((m["case_id"], m["action"]) for m in received)
@@ -563,7 +563,7 @@ def test_two_sweeps_at_once_split_the_work_and_mark_each_case_once(world):
         assert case.version == 4  # reported (2), red (3), escalated (4)
 
     # Each event was published exactly once, after its batch committed.
-    published_ids = Counter(m["event_id"] for m in published)
+    published_ids = Counter(m["id"] for m in published)
     assert set(published_ids) == set(results[0].events) | set(results[1].events)
     assert set(published_ids.values()) == {1}
     assert len(published_ids) == 2 * N_CONCURRENT

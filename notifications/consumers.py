@@ -1,0 +1,148 @@
+"""The live WebSocket endpoint (docs/events.md).
+
+One consumer per connection. It joins the user's own group on connecting
+and the groups the client asks for, each checked when asked
+(``cases.audience.may_join``); everything pushed to those groups is forwarded
+as it was encoded once by ``notifications.live.send``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.translation import gettext as _
+
+from cases import audience
+from cases.models import CaseEvent
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+MAX_GROUPS = 200
+MAX_FRAME = 4096
+
+# Close codes (4000-4999 are the application's).
+CLOSE_UNAUTHENTICATED = 4401
+
+
+@database_sync_to_async
+def _latest_event_id() -> int:
+    return CaseEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+@database_sync_to_async
+def _may_join(user, group: str) -> bool:
+    return audience.may_join(user, group)
+
+
+def _parse(text_data) -> dict | None:
+    if not text_data or len(text_data) > MAX_FRAME:
+        return None
+    try:
+        message = json.loads(text_data)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.joined: set[str] = set()
+        self.connection_id = uuid.uuid4().hex
+        # Accepted first, so that the close code reaches the client (a
+        # handshake refused before accepting is a bare HTTP 403).
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        own = audience.user_group(self.user.pk)
+        await self._join(own)
+        await self._send(
+            type="welcome",
+            version=PROTOCOL_VERSION,
+            connection_id=self.connection_id,
+            user_id=self.user.pk,
+            last_event_id=await _latest_event_id(),
+            groups=[own],
+        )
+
+    async def disconnect(self, code):
+        for group in list(getattr(self, "joined", ())):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as exc:  # the connection is gone either way
+                logger.warning("leaving %s failed: %r", group, exc)
+        self.joined = set()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.user is None or not self.user.is_authenticated:
+            return
+        message = _parse(text_data)
+        if message is None:
+            await self._error(
+                "bad_message", _("Send one JSON object of at most 4 KB as a text frame.")
+            )
+            return
+        kind = message.get("type")
+        if kind == "ping":
+            await self._send(type="pong")
+        elif kind in ("subscribe", "unsubscribe"):
+            group = message.get("group")
+            if not isinstance(group, str) or audience.parse_group(group) is None:
+                await self._error("bad_group", _("Give a group name such as dept.3."), group)
+            elif kind == "subscribe":
+                await self._subscribe(group)
+            else:
+                await self._unsubscribe(group)
+        else:
+            await self._error("bad_message", _("Unknown message type."))
+
+    async def _subscribe(self, group: str):
+        if group in self.joined:
+            await self._send(type="subscribed", group=group)
+            return
+        if len(self.joined) >= MAX_GROUPS:
+            await self._error(
+                "too_many_groups",
+                _("A connection follows at most %(n)d groups.") % {"n": MAX_GROUPS},
+                group,
+            )
+            return
+        if not await _may_join(self.user, group):
+            await self._error(
+                "forbidden", _("You may not follow %(group)s.") % {"group": group}, group
+            )
+            return
+        await self._join(group)
+        await self._send(type="subscribed", group=group)
+
+    async def _unsubscribe(self, group: str):
+        # The user's own group stays: notifications arrive there.
+        if group in self.joined and group != audience.user_group(self.user.pk):
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.joined.discard(group)
+        await self._send(type="unsubscribed", group=group)
+
+    async def _join(self, group: str):
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.add(group)
+
+    async def live_message(self, event):
+        """A message pushed to one of the groups (notifications.live.send)."""
+        if event.get("origin") and event["origin"] == self.connection_id:
+            return
+        await self.send(text_data=event["text"])
+
+    async def _send(self, **message):
+        await self.send(text_data=json.dumps(message, ensure_ascii=False))
+
+    async def _error(self, code: str, text: str, group=None):
+        message = {"type": "error", "code": code, "message": text}
+        if isinstance(group, str):
+            message["group"] = group[:64]
+        await self._send(**message)
