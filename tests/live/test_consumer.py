@@ -1,0 +1,293 @@
+"""The WebSocket endpoint through the whole ASGI stack (origin check, session
+and token authentication, routing), with WebsocketCommunicator and the
+in-memory channel layer. Events come from real actions committed for real."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from rest_framework.authtoken.models import Token
+
+from cases import services
+from cases.audience import area_group, case_group, department_group, user_group
+from cases.models import Status
+from cases.publishing import origin
+from governance.asgi import application
+from notifications.consumers import CLOSE_UNAUTHENTICATED, MAX_GROUPS
+from tests.cases.conftest import IN_G4, case_in, fresh, report
+
+LIVE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [LIVE, pytest.mark.anyio]
+PATH = "/ws/v1/live/"
+BROWSER = (b"origin", b"http://localhost")
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def token_header(user) -> tuple[bytes, bytes]:
+    key = Token.objects.get_or_create(user=user)[0].key
+    return (b"authorization", f"Token {key}".encode())
+
+
+def session_cookie(user) -> tuple[bytes, bytes]:
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return (b"cookie", f"sessionid={session.session_key}".encode())
+
+
+async def connect(*headers):
+    communicator = WebsocketCommunicator(application, PATH, headers=list(headers))
+    connected, _subprotocol = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+async def welcome(communicator) -> dict:
+    message = await communicator.receive_json_from(timeout=5)
+    assert message["type"] == "welcome", message
+    return message
+
+
+async def subscribe(communicator, group: str) -> dict:
+    await communicator.send_json_to({"type": "subscribe", "group": group})
+    return await communicator.receive_json_from(timeout=5)
+
+
+async def unsubscribe(communicator, group: str) -> None:
+    await communicator.send_json_to({"type": "unsubscribe", "group": group})
+    assert await communicator.receive_json_from(timeout=5) == {
+        "type": "unsubscribed",
+        "group": group,
+    }
+
+
+async def signed_in(user):
+    communicator = await connect(await sync_to_async(token_header)(user))
+    hello = await welcome(communicator)
+    return communicator, hello
+
+
+async def drain(communicator) -> list[dict]:
+    """Every message that arrives until none comes for a moment (at least one)."""
+    messages = [await communicator.receive_json_from(timeout=5)]
+    while not await communicator.receive_nothing(timeout=0.3):
+        messages.append(await communicator.receive_json_from(timeout=1))
+    return messages
+
+
+async def closed_with(communicator) -> int:
+    message = await communicator.receive_output(timeout=5)
+    while message["type"] == "websocket.accept":
+        message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
+
+
+# --- who may connect -------------------------------------------------------------------
+
+
+async def test_an_unauthenticated_connection_is_closed_with_4401(world):
+    for headers in [
+        [BROWSER],  # a browser without a session
+        [],  # no origin, no token
+        [(b"authorization", b"Token not-a-token")],
+        [(b"authorization", b"Bearer something")],
+    ]:
+        communicator = WebsocketCommunicator(application, PATH, headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        assert await closed_with(communicator) == CLOSE_UNAUTHENTICATED == 4401
+        await communicator.disconnect()
+
+
+async def test_a_browser_session_signs_in_only_from_the_sites_own_origin(world):
+    cookie = await sync_to_async(session_cookie)(world.handler)
+    communicator = await connect(BROWSER, cookie)
+    hello = await welcome(communicator)
+    assert hello["user_id"] == world.handler.pk
+    await communicator.disconnect()
+
+    # Another site's page: refused at the handshake.
+    communicator = WebsocketCommunicator(
+        application, PATH, headers=[(b"origin", b"http://evil.example"), cookie]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert not connected
+    # No Origin (not a browser): the cookie alone signs no one in.
+    communicator = WebsocketCommunicator(application, PATH, headers=[cookie])
+    await communicator.connect(timeout=5)
+    assert await closed_with(communicator) == 4401
+
+
+async def test_a_token_signs_in_and_the_welcome_says_where_to_resync_from(world):
+    case = await sync_to_async(case_in)(world, Status.REGISTERED)
+    communicator, hello = await signed_in(world.handler)
+    assert hello["version"] == 1
+    assert hello["groups"] == [user_group(world.handler.pk)]
+    assert len(hello["connection_id"]) == 32
+    assert hello["last_event_id"] == case.last_event.id
+    await communicator.disconnect()
+
+
+# --- subscriptions -------------------------------------------------------------------
+
+
+async def test_subscriptions_are_checked_both_ways(world):
+    handler, _ = await signed_in(world.handler)
+    assert await subscribe(handler, department_group(world.cgj.pk)) == {
+        "type": "subscribed",
+        "group": department_group(world.cgj.pk),
+    }
+    refused = await subscribe(handler, department_group(world.szgs.pk))
+    assert refused["type"] == "error" and refused["code"] == "forbidden"
+    assert refused["group"] == department_group(world.szgs.pk)
+    refused = await subscribe(handler, user_group(world.other_handler.pk))
+    assert refused["code"] == "forbidden"
+
+    g1 = world.city.grids["320402001001001"]
+    g4 = world.city.grids["320402001001004"]
+    worker, _ = await signed_in(world.grid_worker)
+    assert (await subscribe(worker, area_group(g1.pk)))["type"] == "subscribed"
+    assert (await subscribe(worker, area_group(g4.pk)))["code"] == "forbidden"
+    assert (await subscribe(worker, department_group(world.cgj.pk)))["code"] == "forbidden"
+    await handler.disconnect()
+    await worker.disconnect()
+
+
+async def test_bad_frames_get_errors_and_the_connection_stays_open(world):
+    communicator, _ = await signed_in(world.handler)
+    for frame, code in [
+        ("not json", "bad_message"),
+        ("[1, 2]", "bad_message"),
+        ('{"type": "dance"}', "bad_message"),
+        ("x" * 5000, "bad_message"),
+        ('{"type": "subscribe"}', "bad_group"),
+        ('{"type": "subscribe", "group": 7}', "bad_group"),
+        ('{"type": "subscribe", "group": "team.1"}', "bad_group"),
+        ('{"type": "subscribe", "group": "dept.1\\u0000"}', "bad_group"),
+    ]:
+        await communicator.send_to(text_data=frame)
+        reply = await communicator.receive_json_from(timeout=5)
+        assert reply["type"] == "error" and reply["code"] == code, (frame, reply)
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await communicator.receive_json_from(timeout=5))["code"] == "bad_message"
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_a_connection_follows_a_bounded_number_of_groups(world, monkeypatch):
+    monkeypatch.setattr("notifications.consumers.MAX_GROUPS", 2)
+    assert MAX_GROUPS == 200
+    communicator, _ = await signed_in(world.admin)  # joined: user.<id>
+    assert (await subscribe(communicator, department_group(world.cgj.pk)))["type"] == "subscribed"
+    refused = await subscribe(communicator, department_group(world.szgs.pk))
+    assert refused["code"] == "too_many_groups"
+    await communicator.send_json_to(
+        {"type": "unsubscribe", "group": department_group(world.cgj.pk)}
+    )
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "unsubscribed"
+    assert (await subscribe(communicator, department_group(world.szgs.pk)))["type"] == "subscribed"
+    await communicator.disconnect()
+
+
+# --- pushes ----------------------------------------------------------------------------
+
+
+async def test_each_department_sees_exactly_its_own_queue_change(world):
+    cgj, _ = await signed_in(world.handler)
+    szgs, _ = await signed_in(world.other_handler)
+    await subscribe(cgj, department_group(world.cgj.pk))
+    await subscribe(szgs, department_group(world.szgs.pk))
+    case = await sync_to_async(case_in)(world, Status.REGISTERED)
+    assert await cgj.receive_nothing(timeout=0.3)  # reports and registrations: not theirs
+
+    await sync_to_async(services.case_dispatch)(case=case.pk, actor=fresh(world.dispatcher))
+    pushed = await cgj.receive_json_from(timeout=5)
+    assert pushed["type"] == "case.event" and pushed["action"] == "dispatched"
+    assert pushed["case_id"] == case.pk and pushed["department_id"] == world.cgj.pk
+    assert await szgs.receive_nothing(timeout=0.3)
+
+    await sync_to_async(services.case_return)(
+        case=case.pk, actor=fresh(world.handler), reason="不属于本部门"
+    )
+    await sync_to_async(services.case_dispatch)(
+        case=case.pk, actor=fresh(world.dispatcher), department=world.szgs
+    )
+    left = await cgj.receive_json_from(timeout=5)
+    assert left["action"] == "returned"
+    assert await cgj.receive_nothing(timeout=0.3)  # the re-dispatch is SZGS's
+    arrived = await szgs.receive_json_from(timeout=5)
+    assert arrived["action"] == "redispatched" and arrived["department_id"] == world.szgs.pk
+    assert arrived["id"] > pushed["id"]
+    await cgj.disconnect()
+    await szgs.disconnect()
+
+
+async def test_grid_workers_hear_only_of_their_grids_and_reporters_of_their_reports(world):
+    g1 = world.city.grids["320402001001001"]
+    worker, _ = await signed_in(world.grid_worker)
+    await subscribe(worker, area_group(g1.pk))
+    citizen, _ = await signed_in(world.citizen)  # only user.<id>
+
+    await sync_to_async(report)(world, point=IN_G4, reporter=world.other_worker)
+    assert await worker.receive_nothing(timeout=0.3)
+    mine = await sync_to_async(report)(world)
+    assert {m["case_id"] for m in await drain(worker)} == {mine.pk}
+    assert await citizen.receive_nothing(timeout=0.3)
+
+    tip = await sync_to_async(report)(world, reporter=world.citizen, source="citizen")
+    assert {m["case_id"] for m in await drain(citizen)} == {tip.pk}
+    assert {m["case_id"] for m in await drain(worker)} == {tip.pk}  # in G1
+    await worker.disconnect()
+    await citizen.disconnect()
+
+
+async def test_a_case_group_and_the_client_that_caused_the_event(world):
+    case = await sync_to_async(case_in)(world, Status.REGISTERED)
+    watcher, _ = await signed_in(world.dispatcher)
+    actor, hello = await signed_in(world.dispatcher)
+    for communicator in (watcher, actor):
+        assert (await subscribe(communicator, case_group(case.pk)))["type"] == "subscribed"
+
+    def dispatch_from_the_actors_connection():
+        with origin(hello["connection_id"]):
+            services.case_dispatch(case=case.pk, actor=fresh(world.dispatcher))
+
+    await sync_to_async(dispatch_from_the_actors_connection)()
+    assert (await watcher.receive_json_from(timeout=5))["action"] == "dispatched"
+    assert await actor.receive_nothing(timeout=0.3)  # it has the result already
+    await watcher.disconnect()
+    await actor.disconnect()
+
+
+async def test_a_rolled_back_action_pushes_nothing(world):
+    case = await sync_to_async(case_in)(world, Status.DISPATCHED)
+    handler, _ = await signed_in(world.handler)
+    await subscribe(handler, department_group(world.cgj.pk))
+    with pytest.raises(Exception, match="reason"):
+        await sync_to_async(services.case_return)(case=case.pk, actor=fresh(world.handler))
+    assert await handler.receive_nothing(timeout=0.3)
+    await handler.disconnect()
+
+
+async def test_unsubscribing_stops_the_pushes(world):
+    handler, _ = await signed_in(world.handler)
+    await subscribe(handler, department_group(world.cgj.pk))
+    await unsubscribe(handler, department_group(world.cgj.pk))
+    await sync_to_async(case_in)(world, Status.DISPATCHED)
+    assert await handler.receive_nothing(timeout=0.3)
+    await handler.disconnect()
+    # The user's own group stays: a case they reported still reaches them.
+    citizen, _ = await signed_in(world.citizen)
+    await unsubscribe(citizen, user_group(world.citizen.pk))
+    case = await sync_to_async(report)(world, reporter=world.citizen, source="citizen")
+    assert (await citizen.receive_json_from(timeout=5))["case_id"] == case.pk
+    await citizen.disconnect()
