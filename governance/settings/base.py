@@ -12,6 +12,7 @@ MEDIA_URL         URL prefix of uploaded files
 MEDIA_STORAGE_BACKEND  dotted path of the storage class for uploads
 MEDIA_STORAGE_OPTIONS  JSON object of options for that class (bucket, endpoint...)
 MAP_TILE_URL      tile URL template for maps (empty: boundaries on a blank map)
+CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives up
 """
 
 import re
