@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from governance.admin import ReadOnlyAdmin
+
 from .models import (
     ApiClient,
     CalendarDay,
@@ -150,7 +152,7 @@ class CaseDirectiveInline(ReadOnlyInline):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdmin):
     """Cases are worked through the workflow, never edited here: every change
     must go through a service so that it is checked and recorded."""
 
@@ -165,36 +167,15 @@ class CaseAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("category", "department")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "case", "action", "actor", "actor_role", "from_status", "to_status",
                     "created_at")  # fmt: skip
     list_filter = ("action",)
     search_fields = ("case__number",)
     list_select_related = ("case", "actor")
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ApiClient)

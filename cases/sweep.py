@@ -57,7 +57,8 @@ _DEADLINE_FIELDS = (
 )  # fmt: skip
 _FIELDS = (
     "id", "number", "status", "category_id", "urgency", "department_id", "area_path", "grid_id",
-    "command_level", "is_supervised", "version", "overdue_count", *_DEADLINE_FIELDS,
+    "command_level", "is_supervised", "version", "overdue_count", "reporter_id",
+    *_DEADLINE_FIELDS,
 )  # fmt: skip
 
 

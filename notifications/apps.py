@@ -12,3 +12,5 @@ class NotificationsConfig(AppConfig):
         from . import live
 
         case_event_committed.connect(live.push_case_event, dispatch_uid="notifications.live")
+
+        from . import checks, receivers  # noqa: F401 - system checks; stores notifications

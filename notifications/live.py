@@ -24,6 +24,12 @@ logger = logging.getLogger(__name__)
 HANDLER = "live.message"
 
 
+def _describe(message: dict) -> str:
+    if message.get("type") == "notification":
+        return f"notification {message.get('notification', {}).get('id')}"
+    return f"{message.get('type')} {message.get('id')}"
+
+
 def envelope(message: dict, origin: str = "") -> dict:
     return {
         "type": HANDLER,
@@ -44,13 +50,7 @@ async def send_async(groups: Iterable[str], message: dict, origin: str = "") -> 
             await layer.group_send(group, packed)
         except Exception as exc:  # must not reach the caller
             failed += 1
-            logger.error(
-                "live push of %s %s to %s failed: %r",
-                message.get("type"),
-                message.get("id"),
-                group,
-                exc,
-            )
+            logger.error("live push of %s to %s failed: %r", _describe(message), group, exc)
     return failed
 
 
@@ -62,7 +62,7 @@ def send(groups: Iterable[str], message: dict, origin: str = "") -> int:
     try:
         return async_to_sync(send_async)(groups, message, origin)
     except Exception:
-        logger.exception("live push of %s %s failed", message.get("type"), message.get("id"))
+        logger.exception("live push of %s failed", _describe(message))
         return len(groups)
 
 

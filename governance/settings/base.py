@@ -139,7 +139,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workbench"
+LOGOUT_REDIRECT_URL = "login"
 
 # --- Redis: broker, channel layer, cache ---------------------------------------
 REDIS_URL = env("REDIS_URL", default=DEFAULT_REDIS_URL)
@@ -155,6 +157,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "cases-deadline-sweep": {"task": "cases.tasks.sla_sweep", "schedule": 60.0},
     "cases-thumbnail-catch-up": {"task": "cases.tasks.thumbnail_catch_up", "schedule": 600.0},
+    # Emails and SMS whose delivery task was lost or failed (notifications.delivery).
+    "notifications-delivery-catch-up": {
+        "task": "notifications.tasks.deliver_catch_up",
+        "schedule": 120.0,
+    },
 }
 
 # Redis pub/sub: a group message is published once and fanned out to the
@@ -310,6 +317,40 @@ CASES_PHOTO_MAX_PIXELS = env.int("CASES_PHOTO_MAX_PIXELS", default=50_000_000)
 CASES_PHOTOS_PER_ACTION = 9
 # Cases the deadline sweep handles per transaction.
 CASES_SWEEP_BATCH = env.int("CASES_SWEEP_BATCH", default=1000)
+
+# --- Notifications (notifications/rules.py, docs/notifications.md) ----------------
+# Inbox in the app; email through Django's email framework; SMS through
+# NOTIFICATIONS_SMS_BACKEND. Both print to the console unless configured.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+NOTIFICATIONS_FROM_EMAIL = env("NOTIFICATIONS_FROM_EMAIL", default="")  # "": DEFAULT_FROM_EMAIL
+NOTIFICATIONS_SMS_BACKEND = env(
+    "NOTIFICATIONS_SMS_BACKEND", default="notifications.sms.ConsoleBackend"
+)
+NOTIFICATIONS_SMS_OPTIONS = env.json("NOTIFICATIONS_SMS_OPTIONS", default={})
+# The language of emails, SMS and pushed items ("": LANGUAGE_CODE).
+NOTIFICATIONS_LANGUAGE = env("NOTIFICATIONS_LANGUAGE", default="")
+# Signs the messages ("": the site's title, in the message's language).
+NOTIFICATIONS_SITE_NAME = env("NOTIFICATIONS_SITE_NAME", default="")
+# The link a citizen follows their tip by ({token}: its tracking token).
+NOTIFICATIONS_TRACKING_URL = env(
+    "NOTIFICATIONS_TRACKING_URL", default="http://localhost:8000/api/v1/tips/{token}/"
+)
+# Channels per kind and audience over the table in notifications/rules.py,
+# e.g. {"red": {"holders": ["inbox", "sms"]}}.
+NOTIFICATIONS_CHANNELS = env.json("NOTIFICATIONS_CHANNELS", default={})
+# Delivery: attempts per email or SMS, seconds between them, how long one is
+# worth sending, how long the catch-up leaves to the task queued at commit.
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)
+NOTIFICATIONS_RETRY_AFTER = env.int("NOTIFICATIONS_RETRY_AFTER", default=300)
+NOTIFICATIONS_DELIVERY_WINDOW = env.int("NOTIFICATIONS_DELIVERY_WINDOW", default=24 * 3600)
+NOTIFICATIONS_QUEUE_GRACE = 60
+NOTIFICATIONS_DELIVERY_BATCH = 200
+# A second "kind" enum in the API: name both (the photos' keeps its name).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"NotificationKindEnum": "notifications.models.Kind", "KindEnum": "cases.models.AttachmentKind"}
+)
+# --- end of notifications ------------------------------------------------------------
 
 LOGGING = {
     "version": 1,

@@ -22,6 +22,7 @@ from cases.models import Case, Status
 from governance.asgi import application
 from tests.api.helpers import client_for
 from tests.cases.conftest import case_in, fresh
+from tests.live.test_consumer import next_event
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -113,7 +114,7 @@ async def test_actions_commit_while_redis_is_down_and_clients_recover_by_resync(
     ]
     live = await handler_connection(world)
     await sync_to_async(dispatch)(world, first)
-    seen = await live.receive_json_from(timeout=5)
+    seen = await next_event(live)
     assert seen["case_id"] == first.pk  # through the real Redis
 
     redis_layer.stop()
@@ -137,6 +138,6 @@ async def test_actions_commit_while_redis_is_down_and_clients_recover_by_resync(
     assert [(e["case_id"], e["action"]) for e in missed["events"]] == [(second.pk, "dispatched")]
     # and live pushes flow again
     await sync_to_async(dispatch)(world, third)
-    pushed = await live.receive_json_from(timeout=5)
+    pushed = await next_event(live)
     assert pushed["case_id"] == third.pk and pushed["id"] > missed["last_id"]
     await live.disconnect()

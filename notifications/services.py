@@ -1,0 +1,149 @@
+"""Notification services: storing what a case event causes, what happens
+once the action commits, and marking notifications read.
+
+``notifications_for_event`` runs inside the action's transaction (see
+notifications.receivers), so a notification exists exactly when its event
+does: an action that rolls back leaves none. Once the transaction commits,
+each new inbox notification is pushed live to its recipient and the emails
+and SMS are queued for delivery (``notifications.tasks``); a periodic
+catch-up delivers those whose task was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+
+from cases.audience import user_group
+
+from . import live, rules
+from .models import OUTGOING, Channel, Notification
+from .selectors import inbox_of, notification_get, unread_counts, with_display
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "notification"
+MESSAGE_VERSION = 1
+
+
+def default_language() -> str:
+    """The language emails, SMS and pushed items are written in."""
+    code = getattr(settings, "NOTIFICATIONS_LANGUAGE", "") or settings.LANGUAGE_CODE
+    try:
+        return translation.get_supported_language_variant(code)
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
+# --- Inside the action's transaction ------------------------------------------------
+
+
+def notifications_for_event(event) -> int:
+    """Store the notifications ``event`` causes (notifications.rules) and
+    arrange their push and delivery after commit. Storing an event's
+    notifications twice stores nothing the second time. Returns the number
+    of notifications planned."""
+    planned = rules.plan(event)
+    if not planned:
+        return 0
+    language = default_language()
+    now = timezone.now()
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient_id=item.recipient_id,
+                address=item.address,
+                channel=item.channel,
+                kind=item.kind,
+                event_id=event.pk,
+                case_id=event.case_id,
+                language=language,
+                created_at=now,
+            )
+            for item in planned
+        ],
+        ignore_conflicts=True,
+    )
+    transaction.on_commit(partial(after_commit, event.pk), robust=True)
+    return len(planned)
+
+
+# --- After commit --------------------------------------------------------------------
+
+
+def after_commit(event_id: int) -> None:
+    """Push the event's inbox notifications live and queue its emails and SMS.
+    Failures are logged: the inbox is stored already, clients reload it over
+    REST, and the delivery catch-up sends what was not queued."""
+    rows = list(with_display(Notification.objects.filter(event_id=event_id)))
+    inbox = [n for n in rows if n.channel == Channel.INBOX]
+    if inbox:
+        try:
+            push(inbox)
+        except Exception:
+            logger.exception("live push of the notifications of event %s failed", event_id)
+    outgoing = [n.pk for n in rows if n.channel in OUTGOING and n.sent_at is None]
+    if outgoing:
+        _queue_delivery(outgoing)
+
+
+def _queue_delivery(ids: list[int]) -> None:
+    from .tasks import deliver
+
+    try:
+        deliver.delay(ids)
+    except Exception:  # the broker is down: the periodic catch-up sends them later
+        logger.exception("could not queue delivery of notifications %s", ids)
+
+
+def push(notifications: list[Notification]) -> None:
+    """Send each inbox notification to its recipient's live group, with the
+    recipient's unread count."""
+    from .api.serializers import NotificationSerializer
+
+    counts = unread_counts({n.recipient_id for n in notifications})
+    for notification in notifications:
+        with translation.override(notification.language):
+            item = NotificationSerializer(notification).data
+        live.send(
+            [user_group(notification.recipient_id)],
+            {
+                "type": MESSAGE_TYPE,
+                "version": MESSAGE_VERSION,
+                "notification": item,
+                "unread_count": counts.get(notification.recipient_id, 0),
+            },
+        )
+
+
+# --- The inbox -----------------------------------------------------------------------
+
+
+def notification_mark_read(*, user, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read (again: it keeps the first time)."""
+    notification = notification_get(user=user, notification_id=notification_id)
+    if notification.read_at is None:
+        now = timezone.now()
+        # When two requests race, the first one's time stays.
+        marked = Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+            read_at=now
+        )
+        notification.read_at = (
+            now
+            if marked
+            else Notification.objects.values_list("read_at", flat=True).get(pk=notification.pk)
+        )
+    return notification
+
+
+def notifications_mark_all_read(*, user, up_to: int | None = None) -> int:
+    """Mark the user's unread notifications read, only those with ids up to
+    ``up_to`` when given (what the client has seen). Returns how many."""
+    queryset = inbox_of(user, unread=True)
+    if up_to is not None:
+        queryset = queryset.filter(pk__lte=up_to)
+    return queryset.order_by().update(read_at=timezone.now())

@@ -1,0 +1,40 @@
+"""The small working city of tests/cases, with SMS kept in memory, and
+helpers to read the notifications an action stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications import sms
+from notifications.models import Notification
+from tests.cases.conftest import world  # noqa: F401 - the same small working city
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox(settings):
+    settings.NOTIFICATIONS_SMS_BACKEND = "notifications.sms.LocmemBackend"
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
+
+
+def stored(case=None, *, action: str | None = None, **filters) -> set[tuple[str, str, str]]:
+    """(kind, channel, who) of the notifications stored, ``who`` being the
+    recipient's username or the address."""
+    queryset = Notification.objects.filter(**filters).select_related("recipient", "event")
+    if case is not None:
+        queryset = queryset.filter(case=case)
+    if action is not None:
+        queryset = queryset.filter(event__action=action)
+    return {
+        (n.kind, n.channel, n.recipient.username if n.recipient_id else n.address) for n in queryset
+    }
+
+
+def inbox(user) -> set[tuple[str, str]]:
+    """(kind, action) of the user's inbox."""
+    return set(
+        Notification.objects.filter(recipient=user, channel="inbox").values_list(
+            "kind", "event__action"
+        )
+    )

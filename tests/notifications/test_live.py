@@ -1,0 +1,147 @@
+"""Each new inbox notification is pushed to its recipient's ``user.<id>``
+group once the action commits (never before, never for a rolled-back
+action), in the API's item shape, with the unread count."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from cases import services
+from cases.audience import user_group
+from cases.models import Source, Status
+from notifications import live
+from notifications.models import Notification
+from tests.api.helpers import client_for
+from tests.cases.conftest import case_in, report
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def layer():
+    layer = get_channel_layer()
+    async_to_sync(layer.flush)()
+    yield layer
+    async_to_sync(layer.flush)()
+
+
+@pytest.fixture
+def listen(layer):
+    """A live connection joined to a user's group, as the consumer joins it."""
+
+    def join(user) -> str:
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group(user.pk), channel)
+        return channel
+
+    return join
+
+
+async def _drain(layer, channel: str) -> list[dict]:
+    messages = []
+    while True:
+        try:
+            envelope = await asyncio.wait_for(layer.receive(channel), timeout=0.05)
+        except TimeoutError:
+            return messages
+        messages.append(json.loads(envelope["text"]))
+
+
+def notifications_on(layer, channel: str) -> list[dict]:
+    """The ``notification`` messages the connection got so far."""
+    return [m for m in async_to_sync(_drain)(layer, channel) if m["type"] == "notification"]
+
+
+def test_a_new_notification_is_pushed_after_commit_as_the_api_shows_it(
+    world, layer, listen, django_capture_on_commit_callbacks
+):
+    handler = listen(world.handler)
+    case = case_in(world, Status.REGISTERED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_dispatch(case=case, actor=world.dispatcher)
+        assert notifications_on(layer, handler) == []  # nothing before the commit
+
+    [message] = notifications_on(layer, handler)
+    assert message["version"] == 1 and message["unread_count"] == 1
+    stored = Notification.objects.get(recipient=world.handler, case=case)
+    [item] = client_for(world.handler).get("/api/v1/notifications/").json()["results"]
+    assert message["notification"] == item
+    assert item["id"] == stored.pk and item["kind"] == "dispatch"
+
+
+def test_the_unread_count_goes_with_each_push(
+    world, layer, listen, django_capture_on_commit_callbacks
+):
+    handler = listen(world.handler)
+    cases = [case_in(world, Status.REGISTERED) for _ in range(2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_dispatch(case=cases[0], actor=world.dispatcher)
+    Notification.objects.filter(recipient=world.handler).update(read_at="2026-01-01T00:00Z")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_dispatch(case=cases[1], actor=world.dispatcher)
+    counts = [m["unread_count"] for m in notifications_on(layer, handler)]
+    assert counts == [1, 1]
+
+
+def test_only_the_recipients_hear_of_it(world, layer, listen, django_capture_on_commit_callbacks):
+    others = {name: listen(world.users[name]) for name in ("dispatcher", "other_handler")}
+    case = case_in(world, Status.REGISTERED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_dispatch(case=case, actor=world.dispatcher)
+    for channel in others.values():
+        assert notifications_on(layer, channel) == []
+
+
+def test_a_citizen_hears_of_their_tip_and_only_the_inbox_is_pushed(
+    world, layer, listen, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFICATIONS_LANGUAGE = "zh-hans"
+    citizen = listen(world.citizen)
+    case = report(
+        world, reporter=world.citizen, source=Source.CITIZEN, reporter_phone="13900000000"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_register(case=case, actor=world.dispatcher)
+    [message] = notifications_on(layer, citizen)
+    assert message["notification"]["kind"] == "tip_status"
+    assert message["notification"]["title"] == f"您反映的问题 {case.number} 已受理"
+    assert Notification.objects.filter(case=case, channel="sms").count() == 1
+
+
+def test_a_rolled_back_action_pushes_nothing(
+    world, layer, listen, django_capture_on_commit_callbacks
+):
+    handler = listen(world.handler)
+    case = case_in(world, Status.REGISTERED)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.case_dispatch(case=case, actor=world.dispatcher)
+        raise RuntimeError("rolled back")
+    assert notifications_on(layer, handler) == []
+
+
+def test_a_failed_push_does_not_fail_the_action(
+    world, layer, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    def broken(groups, message, origin=""):
+        raise RuntimeError("layer gone")
+
+    monkeypatch.setattr(live, "send", broken)
+    case = case_in(world, Status.REGISTERED)
+    with (
+        caplog.at_level(logging.ERROR, logger="notifications.services"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.case_dispatch(case=case, actor=world.dispatcher)
+    assert "live push of the notifications" in caplog.text
+    assert Notification.objects.filter(case=case, recipient=world.handler).exists()
