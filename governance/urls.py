@@ -2,8 +2,11 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from notifications.views import workbench
 
 from . import views
 
@@ -20,6 +23,9 @@ urlpatterns = [
     # Language follows the browser (Accept-Language) or the choice saved here.
     path("i18n/", include("django.conf.urls.i18n")),
     path("", views.home, name="home"),
+    path("workbench/", workbench, name="workbench"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
     path("api/v1/", include("grids.api.urls")),

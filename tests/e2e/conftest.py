@@ -1,9 +1,23 @@
 """Browser tests: Debian's Chromium driven by Playwright."""
 
+import copy
+import importlib
+import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from django.apps import apps as django_apps
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,3 +57,186 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+# --- An ASGI server for pages that use the live WebSocket ----------------------------
+#
+# pytest-django's live_server is WSGI: it has no WebSocket. ``asgi_server``
+# runs uvicorn on governance.asgi in a process of its own, with the test
+# settings, against the test database (what the tests write must be
+# committed: ``django_db(transaction=True)``). The in-memory channel layer
+# of the test settings cannot reach another process, so the server and the
+# test process (``live_channel_layer``) share the Redis pub/sub layer on
+# REDIS_URL, under a prefix of this run's own.
+
+SERVER_MAIN = """
+import json, os, sys
+import uvicorn
+from django.conf import settings
+
+for name, value in json.loads(os.environ["E2E_SETTINGS"]).items():
+    setattr(settings, name, value)
+uvicorn.run(
+    "governance.asgi:application", host="127.0.0.1", port=int(sys.argv[1]),
+    lifespan="off", log_level="warning", access_log=False,
+)
+"""
+
+
+@dataclass
+class AsgiServer:
+    url: str
+    channel_layers: dict
+    log_path: Path
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _database_url(settings_dict: dict) -> str:
+    user = quote(settings_dict["USER"] or "", safe="")
+    password = quote(settings_dict["PASSWORD"] or "", safe="")
+    host = settings_dict["HOST"] or "127.0.0.1"
+    port = settings_dict["PORT"] or 5432
+    return f"postgis://{user}:{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, tmp_path_factory):
+    from django.conf import settings
+    from django.db import connection
+
+    # The layer production uses (the base settings'), under this run's prefix.
+    base = importlib.import_module("governance.settings.base")
+    layers = copy.deepcopy(base.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["prefix"] = f"e2e-{uuid.uuid4().hex[:12]}"
+    database = connection.settings_dict["NAME"]
+    if database == base.env.db_url("DATABASE_URL", default=base.DEFAULT_DATABASE_URL)["NAME"]:
+        pytest.fail(f"the server would run on {database}, which is not a test database")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "governance.settings.test",
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # The test settings serve no static files themselves (DEBUG off, no
+        # collectstatic): WhiteNoise serves them from the finders.
+        "E2E_SETTINGS": json.dumps({"CHANNEL_LAYERS": layers, "WHITENOISE_USE_FINDERS": True}),
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVER_MAIN, str(port)],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = AsgiServer(url=url, channel_layers=layers, log_path=log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"uvicorn exited with {process.returncode}:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not answer within 60 s:\n{server.log_tail()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def live_channel_layer(settings, asgi_server):
+    """Pushes from the test process (services run through ``off_loop``) reach
+    the server's WebSocket clients."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = asgi_server.channel_layers
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+
+
+@pytest.fixture
+def off_loop():
+    """Call a function in a thread of its own. Playwright's sync API keeps an
+    event loop running in the test thread, where asgiref's async_to_sync, and
+    so the after-commit live push of a service, refuses to run."""
+    from django.db import connections
+
+    def run(function, /, *args, **kwargs):
+        def call():
+            try:
+                return function(*args, **kwargs)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(call).result(timeout=60)
+
+    return run
+
+
+@pytest.fixture
+def signed_in(browser, asgi_server):
+    """``signed_in(user)``: a new browser context with a session of ``user`` on
+    the ASGI server. (A session made here is valid there: both run the test
+    settings, with one SECRET_KEY, on one database.)"""
+    from django.conf import settings
+    from django.test import Client
+
+    contexts = []
+
+    def open_context(user):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(
+            base_url=asgi_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
+        )
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": asgi_server.url,
+                }
+            ]
+        )
+        contexts.append(context)
+        return context
+
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def reference_data(transactional_db):
+    """The standard categories and the working calendar, which migrations
+    load: a transactional test before this one flushed them."""
+    from cases.categories import load_standard_categories
+    from cases.models import WorkingPeriod
+
+    if not WorkingPeriod.objects.exists():
+        calendar = importlib.import_module("cases.migrations.0002_default_calendar")
+        calendar.forwards(django_apps, None)
+    load_standard_categories()
