@@ -133,9 +133,12 @@ def standing_groups(user) -> list[str] | None:
     ]
 
 
-def may_join(user, group: str) -> bool:
+def may_join(user, group: str, *, refresh: bool = True) -> bool:
     """Whether ``user`` may follow ``group`` (a well-formed name): the same
-    answer for a group that does not exist as for one that is not theirs."""
+    answer for a group that does not exist as for one that is not theirs.
+    ``refresh``: read the user's roles and grids afresh rather than use the
+    scope cached on the user object (a connection checking several groups
+    at once reads it once)."""
     from grids.models import Area
 
     from .models import Case
@@ -147,7 +150,8 @@ def may_join(user, group: str) -> bool:
     kind, pk = parsed
     if kind == USER:
         return pk == user.pk
-    forget_scope(user)
+    if refresh:
+        forget_scope(user)
     scope = scope_of(user)
     if kind == CASE:
         return Case.objects.filter(visible_q(user), pk=pk).exists()

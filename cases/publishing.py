@@ -91,8 +91,10 @@ def publish(message: dict, groups: list[str], origin: str = "") -> None:
 
 
 def publish_on_commit(event: CaseEvent) -> None:
-    case_event_recorded.send(sender=CaseEvent, event=event)
     message = event_message(event)
     groups = list(event.audience)
     source = _origin.get()
+    # Registered first, so the event goes out before what its receivers
+    # queue after commit (the inbox pushes).
     transaction.on_commit(lambda: publish(message, groups, source))
+    case_event_recorded.send(sender=CaseEvent, event=event)

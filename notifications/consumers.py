@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
+from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -19,11 +21,17 @@ from django.utils.translation import gettext as _
 from cases import audience
 from cases.models import CaseEvent
 
+from . import live
+
 logger = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 MAX_GROUPS = 200
 MAX_FRAME = 4096
+# A user's roles and grids are read again for a subscription after this long.
+SCOPE_FRESH_SECONDS = 60
+# Case events recently forwarded: one in several of the client's groups is sent once.
+RECENT_EVENTS = 256
 
 # Close codes (4000-4999 are the application's).
 CLOSE_UNAUTHENTICATED = 4401
@@ -35,8 +43,8 @@ def _latest_event_id() -> int:
 
 
 @database_sync_to_async
-def _may_join(user, group: str) -> bool:
-    return audience.may_join(user, group)
+def _may_join(user, group: str, refresh: bool) -> bool:
+    return audience.may_join(user, group, refresh=refresh)
 
 
 def _parse(text_data) -> dict | None:
@@ -54,6 +62,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         self.joined: set[str] = set()
         self.connection_id = uuid.uuid4().hex
+        self.scope_read_at = float("-inf")
+        self.recent: deque[int] = deque(maxlen=RECENT_EVENTS)
+        self.recent_ids: set[int] = set()
         # Accepted first, so that the close code reaches the client (a
         # handshake refused before accepting is a bare HTTP 403).
         await self.accept()
@@ -113,7 +124,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 group,
             )
             return
-        if not await _may_join(self.user, group):
+        refresh = time.monotonic() - self.scope_read_at > SCOPE_FRESH_SECONDS
+        allowed = await _may_join(self.user, group, refresh)
+        if refresh:
+            self.scope_read_at = time.monotonic()
+        if not allowed:
             await self._error(
                 "forbidden", _("You may not follow %(group)s.") % {"group": group}, group
             )
@@ -132,10 +147,28 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.add(group)
 
+    async def dispatch(self, message):
+        # Pushes go straight to their handler. Channels' dispatch first closes
+        # stale database connections, on Django's one sync thread, for every
+        # message: for pushes, which touch no database, that hop was most of
+        # the cost of a frame and queued behind every connecting client.
+        if message["type"] == live.HANDLER:
+            await self.live_message(message)
+        else:
+            await super().dispatch(message)
+
     async def live_message(self, event):
         """A message pushed to one of the groups (notifications.live.send)."""
         if event.get("origin") and event["origin"] == self.connection_id:
             return
+        event_id = event.get("event_id")
+        if event_id is not None:
+            if event_id in self.recent_ids:
+                return
+            if len(self.recent) == self.recent.maxlen:
+                self.recent_ids.discard(self.recent[0])
+            self.recent.append(event_id)
+            self.recent_ids.add(event_id)
         await self.send(text_data=event["text"])
 
     async def _send(self, **message):

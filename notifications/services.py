@@ -102,22 +102,45 @@ def _queue_delivery(ids: list[int]) -> None:
 
 def push(notifications: list[Notification]) -> None:
     """Send each inbox notification to its recipient's live group, with the
-    recipient's unread count."""
+    recipient's unread count: all of an event's in one go.
+
+    The notifications of one event and kind read the same for everyone (a
+    department's handlers get the same dispatch notice), so each text is
+    rendered once and the items differ only in their own fields."""
     from .api.serializers import NotificationSerializer
 
     counts = unread_counts({n.recipient_id for n in notifications})
+    own_fields = NotificationSerializer().fields
+    rendered: dict[tuple, dict] = {}
+    batch = []
     for notification in notifications:
-        with translation.override(notification.language):
-            item = NotificationSerializer(notification).data
-        live.send(
-            [user_group(notification.recipient_id)],
-            {
-                "type": MESSAGE_TYPE,
-                "version": MESSAGE_VERSION,
-                "notification": item,
-                "unread_count": counts.get(notification.recipient_id, 0),
-            },
+        key = (
+            notification.event_id,
+            notification.kind,
+            notification.language,
+            notification.recipient_id == notification.case.reporter_id,  # the tracking link
         )
+        if key not in rendered:
+            with translation.override(notification.language):
+                rendered[key] = NotificationSerializer(notification).data
+        item = {
+            **rendered[key],
+            **{
+                name: own_fields[name].to_representation(getattr(notification, name))
+                for name in ("id", "created_at", "is_read")
+            },
+            "read_at": own_fields["read_at"].to_representation(notification.read_at)
+            if notification.read_at
+            else None,
+        }
+        message = {
+            "type": MESSAGE_TYPE,
+            "version": MESSAGE_VERSION,
+            "notification": item,
+            "unread_count": counts.get(notification.recipient_id, 0),
+        }
+        batch.append(([user_group(notification.recipient_id)], message, ""))
+    live.send_many(batch)
 
 
 # --- The inbox -----------------------------------------------------------------------

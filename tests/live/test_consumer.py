@@ -308,3 +308,16 @@ async def test_unsubscribing_stops_the_pushes(world):
     case = await sync_to_async(report)(world, reporter=world.citizen, source="citizen")
     assert (await next_event(citizen))["case_id"] == case.pk
     await citizen.disconnect()
+
+
+async def test_an_event_in_several_of_a_clients_groups_arrives_once(world):
+    g1 = world.city.grids["320402001001001"]
+    worker, _ = await signed_in(world.grid_worker)  # in user.<id>
+    await subscribe(worker, area_group(g1.pk))
+    # The worker's own report in their own grid: both groups hear of it.
+    case = await sync_to_async(report)(world)
+    events = await drain(worker)
+    assert {e["case_id"] for e in events} == {case.pk}
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids)), ids
+    await worker.disconnect()

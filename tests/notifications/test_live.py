@@ -76,6 +76,27 @@ def test_a_new_notification_is_pushed_after_commit_as_the_api_shows_it(
     assert item["id"] == stored.pk and item["kind"] == "dispatch"
 
 
+def test_each_of_a_departments_handlers_gets_the_item_their_inbox_shows(
+    world, layer, listen, django_capture_on_commit_callbacks
+):
+    from organisation.models import Role, RoleMembership
+    from tests.factories import UserFactory
+
+    earlier = case_in(world, Status.DISPATCHED)  # the first handler has one unread already
+    second = UserFactory(username="handler2")
+    RoleMembership.objects.create(user=second, role=Role.HANDLER, department=world.cgj)
+    channels = {user.pk: listen(user) for user in (world.handler, second)}
+    case = case_in(world, Status.REGISTERED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_dispatch(case=case, actor=world.dispatcher)
+    for user, unread in ((world.handler, 2), (second, 1)):
+        [message] = notifications_on(layer, channels[user.pk])
+        items = client_for(user).get("/api/v1/notifications/").json()["results"]
+        assert message["notification"] == items[0]
+        assert message["notification"]["case"]["id"] == case.pk != earlier.pk
+        assert message["unread_count"] == unread
+
+
 def test_the_unread_count_goes_with_each_push(
     world, layer, listen, django_capture_on_commit_callbacks
 ):
@@ -133,10 +154,11 @@ def test_a_rolled_back_action_pushes_nothing(
 def test_a_failed_push_does_not_fail_the_action(
     world, layer, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    def broken(groups, message, origin=""):
+    def broken(*args, **kwargs):
         raise RuntimeError("layer gone")
 
     monkeypatch.setattr(live, "send", broken)
+    monkeypatch.setattr(live, "send_many", broken)
     case = case_in(world, Status.REGISTERED)
     with (
         caplog.at_level(logging.ERROR, logger="notifications.services"),

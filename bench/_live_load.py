@@ -1,0 +1,318 @@
+"""The load process of ``bench/live.py``: N WebSocket clients of /ws/v1/live/.
+
+Run by live.py as its own process (``python bench/_live_load.py SPEC.json``),
+one or a few of them, so that the clients never share an event loop (or the
+GIL) with the server. No Django here: asyncio (uvloop when installed) and
+the ``websockets`` client.
+
+Each client connects with ``Authorization: Token <key>`` and no Origin (a
+phone app, not a browser), waits for ``welcome``, sends one ``subscribe``
+per group of the spec and counts as ready once every one of them is
+answered ``subscribed``. Clients start ``1 / ramp`` seconds apart (their
+index in the whole run, so several load processes interleave), with at most
+``handshakes`` opening at once. Once every client is ready or has failed,
+the process prints one JSON line (``{"ready": ...}``) with the connect
+figures, then keeps receiving until a line ``stop`` arrives on stdin, and after it
+until no message has come for ``quiet`` seconds (at most ``drain``
+seconds: a server that fell behind is still delivering). It then closes
+every connection, writes what each client received to
+``spec["out"]`` and prints a last JSON line of totals.
+
+For every ``case.event`` a client keeps the event id and ``time.time()`` when
+the frame was read; other message types are counted by type. A connection
+that closes before ``stop`` is a failure (with its close code). A task
+sampling the event loop's lag (how late a 50 ms sleep wakes up) shows when
+the process itself falls behind and would inflate the latencies it
+measures.
+
+The spec (JSON) gives: host, port, path, ramp (connections/s, whole run),
+handshakes (concurrent openings, this process), quiet, drain, deflate (offer
+permessage-deflate, as browsers and OkHttp do), timeout (seconds for one
+client to get ready), out (a file path) and clients: one
+``{"index": i, "user_id": ..., "token": ..., "groups": [...]}`` per client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import sys
+import time
+from collections import Counter
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+LAG_PERIOD = 0.05  # s between two event loop lag samples
+CLOSE_CONCURRENCY = 200  # closing handshakes at once at the end
+MAX_SAMPLES = 5  # failure messages kept per kind
+LAST_RECEIVED = [0.0]  # time.time() of the last message any client read
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class Client:
+    def __init__(self, spec: dict, client: dict):
+        self.spec = spec
+        self.index = client["index"]
+        self.user_id = client["user_id"]
+        self.token = client["token"]
+        self.groups = list(client["groups"])
+        self.ws = None
+        self.started = 0.0  # time.time() when the client began to connect
+        self.opened = 0.0  # the upgrade answered
+        self.welcomed = 0.0
+        self.ready_at = 0.0  # every group subscribed
+        self.joined: list[str] = []  # groups answered "subscribed", and the own group
+        self.failure = ""
+        self.closed_early = ""
+        self.ids: list[int] = []
+        self.times: list[float] = []
+        self.other: Counter = Counter()
+        self.other_times: list[float] = []  # when each message but case.event was read
+        self.ready = asyncio.Event()
+
+    def fail(self, reason: str) -> None:
+        if not self.failure:
+            self.failure = reason
+        self.ready.set()
+
+    async def run(self, start_at: float, gate: asyncio.Semaphore, stopping: asyncio.Event):
+        delay = start_at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        spec = self.spec
+        uri = f"ws://{spec['host']}:{spec['port']}{spec['path']}"
+        async with gate:
+            self.started = time.time()
+            try:
+                self.ws = await connect(
+                    uri,
+                    additional_headers={"Authorization": f"Token {self.token}"},
+                    compression="deflate" if spec["deflate"] else None,
+                    proxy=None,
+                    open_timeout=spec["timeout"],
+                    ping_interval=None,  # the server pings; a phone app need not
+                    close_timeout=5,
+                    max_size=2**20,
+                )
+            except Exception as exc:  # refused, timed out, rejected upgrade
+                self.fail(f"connect: {type(exc).__name__}: {exc}")
+                return
+            self.opened = time.time()
+        try:
+            await asyncio.wait_for(self._handshake(), spec["timeout"])
+        except TimeoutError:
+            self.fail(f"not ready after {spec['timeout']:g} s (joined {len(self.joined)})")
+        except ConnectionClosed as exc:
+            self.fail(f"closed while subscribing: {exc.rcvd.code if exc.rcvd else 'no code'}")
+            return
+        except Exception as exc:  # a malformed answer
+            self.fail(f"handshake: {type(exc).__name__}: {exc}")
+        self.ready.set()
+        if self.failure:
+            return
+        try:
+            async for text in self.ws:
+                self._receive(text, time.time())
+        except ConnectionClosed:
+            pass
+        if not stopping.is_set():
+            rcvd = self.ws.close_rcvd
+            self.closed_early = f"code {rcvd.code if rcvd else 'none'} at {time.time():.3f}"
+
+    async def _handshake(self) -> None:
+        ws = self.ws
+        first = json.loads(await ws.recv())
+        if first.get("type") != "welcome":
+            self.fail(f"first message {first.get('type')!r}, not welcome")
+            return
+        self.welcomed = time.time()
+        self.joined += first.get("groups") or []
+        pending = set(self.groups)
+        for group in self.groups:
+            await ws.send(json.dumps({"type": "subscribe", "group": group}))
+        while pending:
+            text = await ws.recv()
+            now = time.time()
+            message = json.loads(text)
+            kind = message.get("type")
+            if kind == "subscribed" and message.get("group") in pending:
+                pending.discard(message["group"])
+                self.joined.append(message["group"])
+            elif kind == "error":
+                pending.discard(message.get("group"))
+                self.fail(f"{message.get('code')}: {message.get('message')}")
+            else:
+                self._receive(text, now, message)
+        self.ready_at = time.time()
+
+    def _receive(self, text: str, now: float, message: dict | None = None) -> None:
+        LAST_RECEIVED[0] = now
+        if message is None:
+            message = json.loads(text)
+        kind = message.get("type")
+        if kind == "case.event":
+            self.ids.append(message["id"])
+            self.times.append(now)
+        else:
+            self.other[kind] += 1
+            self.other_times.append(now)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    def result(self) -> dict:
+        return {
+            "index": self.index,
+            "user_id": self.user_id,
+            "groups": self.joined,
+            "failure": self.failure,
+            "closed_early": self.closed_early,
+            "started": self.started,
+            "opened": self.opened,
+            "welcomed": self.welcomed,
+            "ready_at": self.ready_at,
+            "ids": self.ids,
+            "times": self.times,
+            "other": dict(self.other),
+            "other_times": self.other_times,
+        }
+
+
+async def sample_lag(samples: list[tuple[float, float]], stopping: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    while not stopping.is_set():
+        due = loop.time() + LAG_PERIOD
+        await asyncio.sleep(LAG_PERIOD)
+        samples.append((time.time(), max(0.0, loop.time() - due)))
+
+
+async def read_stop(stopping: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line or line.strip() == "stop":
+            stopping.set()
+            return
+
+
+def spread(values: list[float]) -> dict:
+    values = sorted(values)
+    if not values:
+        return {"n": 0}
+
+    def at(q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))]
+
+    return {"n": len(values), "p50": at(0.5), "p95": at(0.95), "max": values[-1]}
+
+
+async def run(spec: dict) -> None:
+    fd_limit = raise_fd_limit()
+    clients = [Client(spec, c) for c in spec["clients"]]
+    stopping = asyncio.Event()
+    lag: list[tuple[float, float]] = []
+    lag_task = asyncio.create_task(sample_lag(lag, stopping))
+    stop_requested = asyncio.Event()
+    stop_task = asyncio.create_task(read_stop(stop_requested))
+    gate = asyncio.Semaphore(spec["handshakes"])
+    began = spec.get("start_at") or time.time()
+    tasks = [
+        asyncio.create_task(c.run(began + c.index / spec["ramp"], gate, stopping)) for c in clients
+    ]
+    await asyncio.gather(*(c.ready.wait() for c in clients))
+    done = time.time()
+    failures = Counter(c.failure.split(":")[0] for c in clients if c.failure)
+    samples = [c.failure for c in clients if c.failure][:MAX_SAMPLES]
+    ok = [c for c in clients if not c.failure]
+    print(
+        json.dumps(
+            {
+                "ready": len(ok),
+                "failed": len(clients) - len(ok),
+                "failures": dict(failures),
+                "failure_samples": samples,
+                "began": began,
+                "done": done,
+                "first_started": min((c.started for c in clients if c.started), default=0),
+                "open": spread([c.opened - c.started for c in ok]),
+                "ready_latency": spread([c.ready_at - c.started for c in ok]),
+                "fd_limit": fd_limit,
+            }
+        ),
+        flush=True,
+    )
+    await stop_requested.wait()
+    # Deliveries may still be on their way: wait until none has come for
+    # ``quiet`` seconds (at most ``drain``) before hanging up.
+    drain_started = time.time()
+    while time.time() - drain_started < spec["drain"]:
+        if time.time() - LAST_RECEIVED[0] >= spec["quiet"]:
+            break
+        await asyncio.sleep(0.05)
+    drained = time.time() - drain_started
+    stopping.set()
+    closing = asyncio.Semaphore(CLOSE_CONCURRENCY)
+
+    async def close(client: Client) -> None:
+        async with closing:
+            await client.close()
+
+    close_started = time.time()
+    await asyncio.gather(*(close(c) for c in clients))
+    close_seconds = time.time() - close_started
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    lag_task.cancel()
+    stop_task.cancel()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open(spec["out"], "w", encoding="utf-8") as f:
+        json.dump({"clients": [c.result() for c in clients], "lag": lag}, f)
+    print(
+        json.dumps(
+            {
+                "clients": len(clients),
+                "closed_early": sum(1 for c in clients if c.closed_early),
+                "closed_early_samples": [c.closed_early for c in clients if c.closed_early][
+                    :MAX_SAMPLES
+                ],
+                "deliveries": sum(len(c.ids) for c in clients),
+                "close_seconds": close_seconds,
+                "drain_seconds": drained,
+                "last_received": LAST_RECEIVED[0],
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "max_rss": usage.ru_maxrss * 1024,
+            }
+        ),
+        flush=True,
+    )
+
+
+def main() -> None:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        spec = json.load(f)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run(spec))
+    else:
+        uvloop.run(run(spec))
+    # The stdin reader thread may still block on readline: do not wait for it.
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
