@@ -77,7 +77,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -88,11 +87,23 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchdb
+from _common import (
+    BENCH_REDIS_DB,
+    CLK_TCK,
+    bench_redis_url,
+    code_state,
+    drop_queued_tasks,
+    free_port,
+    int_list,
+    log_errors,
+    log_tail,
+    machine_cpu,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 PHASES = ("create", "create_photo", "list_worker", "list_dispatcher")
@@ -107,12 +118,6 @@ ASSIGNED_SINCE = date(2020, 1, 1)
 # database of the configured server, not the development one, so that the
 # thumbnail tasks it queues (no worker runs here) never reach a worker that
 # would look the benchmark's photo ids up in the development database.
-BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def int_list(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
 
 
 def parse_args() -> argparse.Namespace:
@@ -151,7 +156,6 @@ _tmp = tempfile.TemporaryDirectory(prefix="bench-http-")
 BENCH_DB = _benchdb.setup(media_root=os.path.join(_tmp.name, "media"))
 
 import psycopg  # noqa: E402
-import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.files.storage import default_storage  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -277,28 +281,6 @@ def noise_jpeg(path: Path, size=PHOTO_SIZE, quality=95) -> int:
 # --- The server ----------------------------------------------------------------------
 
 
-def bench_redis_url() -> str:
-    parts = urlsplit(settings.REDIS_URL)
-    if parts.path.lstrip("/") == str(BENCH_REDIS_DB):
-        raise SystemExit(f"REDIS_URL already names database {BENCH_REDIS_DB}: give the dev one")
-    return urlunsplit(parts._replace(path=f"/{BENCH_REDIS_DB}"))
-
-
-def drop_queued_tasks() -> int:
-    """Empty the Celery queue in the benchmark's Redis database; how many were there."""
-    client = redis.Redis.from_url(bench_redis_url())
-    with client.pipeline() as pipe:
-        pipe.llen("celery").delete("celery")
-        queued, _deleted = pipe.execute()
-    return queued
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def descendants(pid: int) -> list[int]:
     found = []
     try:
@@ -372,14 +354,6 @@ def bench_backends(exclude: int = 0) -> dict[int, float]:
     return found
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) seconds of all CPUs since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    total = sum(values[:8])  # guest time is already in user
-    idle = values[3] + values[4]  # idle + iowait
-    return (total - idle) / CLK_TCK, total / CLK_TCK
-
-
 class Server:
     """uvicorn on a free port against the benchmark database."""
 
@@ -402,7 +376,7 @@ class Server:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
-            "REDIS_URL": bench_redis_url(),
+            "REDIS_URL": bench_redis_url(settings.REDIS_URL),
             "DJANGO_SETTINGS_MODULE": ARGS.settings,
             "DEBUG": "false",
             "MEDIA_ROOT": str(self.media),
@@ -439,12 +413,10 @@ class Server:
         raise SystemExit(f"{message}; server log:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        return log_tail(self.log_path, lines)
 
     def log_errors(self) -> list[str]:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return [line for line in text if "Traceback" in line or " ERROR " in line]
+        return log_errors(self.log_path)
 
     def pids(self) -> list[int]:
         return [self.proc.pid, *descendants(self.proc.pid)] if self.proc else []
@@ -757,7 +729,7 @@ def run_config(workers: int, conn_max_age: int, people: People, photo: Path) -> 
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-        queued = drop_queued_tasks()
+        queued = drop_queued_tasks(settings.REDIS_URL)
         if queued:
             print(
                 f"  dropped {queued:,} Celery tasks (thumbnails) the server queued in Redis "
@@ -779,23 +751,6 @@ def verdicts(phases: list[Phase]) -> list[str]:
             ok = by[name]["p95"] <= LIST_P95_TARGET
             out.append(f"{name} p95 {by[name]['p95'] * 1000:.0f} ms: {'met' if ok else 'MISSED'}")
     return out
-
-
-def git(*args: str) -> str:
-    command = ["git", *args]
-    return subprocess.run(  # noqa: S603 - git on our own checkout
-        command, cwd=_benchdb.ROOT, capture_output=True, text=True, check=True
-    ).stdout
-
-
-def code_state() -> str:
-    """The commit the server runs, and how many tracked files differ from it."""
-    try:
-        head = git("rev-parse", "--short", "HEAD").strip()
-        changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"commit {head}" + (f" with {len(changed)} files changed" if changed else "")
 
 
 def main() -> None:

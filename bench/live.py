@@ -101,7 +101,6 @@ import queue
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -113,11 +112,23 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchdb
+from _common import (
+    BENCH_REDIS_DB,
+    CLK_TCK,
+    bench_redis_url,
+    code_state,
+    drop_queued_tasks,
+    free_port,
+    int_list,
+    log_errors,
+    log_tail,
+    machine_cpu,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 P95_TARGET = 0.250  # s
@@ -128,16 +139,10 @@ ASSIGNED_SINCE = date(2020, 1, 1)
 ROLE_PATTERN = ("W", "H", "W", "W", "W", "D", "W", "W", "H", "W")
 GRIDS_PER_WORKER = 2
 SHUFFLE_SEED = 2026
-BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SAMPLE_PERIOD = 0.5  # s
 QUIET = 2.0  # s without a delivery after which a load process hangs up
 SLICES = 6  # parts of the window the latency is shown for
 CLIENTS_PER_LOAD_PROCESS = 2500  # --load-processes auto
-
-
-def int_list(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
 
 
 def str_list(text: str) -> list[str]:
@@ -219,7 +224,6 @@ ARGS = parse_args()
 _tmp = tempfile.TemporaryDirectory(prefix="bench-live-")
 BENCH_DB = _benchdb.setup(media_root=os.path.join(_tmp.name, "media"))
 
-import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
@@ -438,27 +442,6 @@ def raise_fd_limit() -> int:
     return hard
 
 
-def bench_redis_url() -> str:
-    parts = urlsplit(settings.REDIS_URL)
-    if parts.path.lstrip("/") == str(BENCH_REDIS_DB):
-        raise SystemExit(f"REDIS_URL already names database {BENCH_REDIS_DB}: give the dev one")
-    return urlunsplit(parts._replace(path=f"/{BENCH_REDIS_DB}"))
-
-
-def drop_queued_tasks() -> int:
-    client = redis.Redis.from_url(bench_redis_url())
-    with client.pipeline() as pipe:
-        pipe.llen("celery").delete("celery")
-        queued, _deleted = pipe.execute()
-    return queued
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def proc_stat(pid: int) -> tuple[str, float] | None:
     """(command name, CPU seconds) of a process, None when it is gone."""
     try:
@@ -479,14 +462,6 @@ def memory(pid: int) -> dict[str, int]:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return found
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) seconds of all CPUs since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    total = sum(values[:8])
-    idle = values[3] + values[4]
-    return (total - idle) / CLK_TCK, total / CLK_TCK
 
 
 def process_cpu(ours: dict[str, set[int]]) -> dict[int, tuple[str, float]]:
@@ -613,11 +588,10 @@ class Server:
         raise SystemExit(f"{message}; server log:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def log_errors(self) -> list[str]:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return [line for line in text if "Traceback" in line or " ERROR " in line]
+        return log_errors(self.log_path)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -716,7 +690,7 @@ def server_env() -> dict:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "REDIS_URL": bench_redis_url(),
+        "REDIS_URL": bench_redis_url(settings.REDIS_URL),
         "DJANGO_SETTINGS_MODULE": ARGS.settings,
         "LIVE_BENCH_PREFIX": f"governance-bench-live-{os.getpid()}",
         "DEBUG": "false",
@@ -841,11 +815,6 @@ def wait_for_drivers(drivers: list[tuple]) -> dict:
     merged["finished"] = max(part["finished"] for part in parts)
     merged["probe"] = next((part["probe"] for part in parts if part["probe"]), None)
     return merged
-
-
-def log_errors(path: Path) -> list[str]:
-    lines = path.read_text(errors="replace").splitlines()
-    return [line for line in lines if " ERROR " in line or line.startswith("Traceback")]
 
 
 def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
@@ -1249,22 +1218,6 @@ def print_phase(p: Phase) -> None:
         print(f"{pad}PROBLEM: {line}", flush=True)
 
 
-def git(*args: str) -> str:
-    command = ["git", *args]
-    return subprocess.run(  # noqa: S603 - git on our own checkout
-        command, cwd=_benchdb.ROOT, capture_output=True, text=True, check=True
-    ).stdout
-
-
-def code_state() -> str:
-    try:
-        head = git("rev-parse", "--short", "HEAD").strip()
-        changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"commit {head}" + (f" with {len(changed)} files changed" if changed else "")
-
-
 def main() -> None:
     wall = time.perf_counter()
     fd_limit = raise_fd_limit()
@@ -1290,7 +1243,7 @@ def main() -> None:
             phase = run_phase(ws, deflate == "on", people[:n])
             print_phase(phase)
             results.append(phase)
-    queued = drop_queued_tasks()
+    queued = drop_queued_tasks(settings.REDIS_URL)
     if queued:
         print(f"dropped {queued:,} Celery tasks the driver queued in Redis database "
               f"{BENCH_REDIS_DB}: no worker runs here")  # fmt: skip
