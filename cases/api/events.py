@@ -14,10 +14,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api_query import valid_query
+
 from .. import audience
 from ..models import CaseEvent
 from ..publishing import event_message
-from .inputs import valid_query
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000

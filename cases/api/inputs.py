@@ -27,14 +27,3 @@ def request_data(request):
             plain["attributes"] = answers
         return plain
     return data
-
-
-def valid_query(serializer_class, request) -> dict:
-    """The query string checked by ``serializer_class`` (400 when it is not);
-    a list field takes every value of its repeated parameter."""
-    params = request.query_params
-    lists = {name for name, field in serializer_class().fields.items() if hasattr(field, "child")}
-    data = {key: params.getlist(key) if key in lists else params.get(key) for key in params}
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

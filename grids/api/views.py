@@ -23,6 +23,8 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from governance.api_query import valid_query
+
 from .. import codes
 from ..coords import to_wgs84
 from ..models import Area
@@ -58,14 +60,6 @@ def _errors(*codes: int) -> dict:
 
 def _geojson(serializer) -> dict:
     return {(200, _JSON): serializer, (200, _GEOJSON): serializer}
-
-
-def _params(serializer_class, request) -> dict:
-    # A plain dict, not the QueryDict: DRF reads a blank value in a QueryDict
-    # as "not given" (HTML form semantics); here ``?level=`` is a mistake.
-    params = serializer_class(data=request.query_params.dict())
-    params.is_valid(raise_exception=True)
-    return params.validated_data
 
 
 def _filtered(queryset, params: dict):
@@ -141,7 +135,7 @@ class AreaViewSet(viewsets.GenericViewSet):
     def list(self, request):
         """Areas by code, filtered, with boundaries simplified in the database.
         Pages of at most 500 features; ``next`` links to the following page."""
-        params = _params(s.AreaListQuerySerializer, request)
+        params = valid_query(s.AreaListQuerySerializer, request)
         queryset = _filtered(Area.objects.order_by("code"), params)
         limit, offset = params["limit"], params["offset"]
         rows, count = _page(queryset, limit=limit, offset=offset, simplify=params.get("simplify"))
@@ -162,7 +156,7 @@ class AreaViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         """One area, its boundary simplified as in the list, and its ancestors
         from the city down."""
-        params = _params(s.SimplifyQuerySerializer, request)
+        params = valid_query(s.SimplifyQuerySerializer, request)
         if not _ID.fullmatch(str(pk)) or int(pk) > s.MAX_ID:
             raise exceptions.NotFound(_("No such area."))
         queryset = Area.objects.filter(pk=int(pk))
@@ -181,7 +175,7 @@ class AreaViewSet(viewsets.GenericViewSet):
         """The one grid containing the point (on an edge shared by several grids,
         the lowest code), its ancestors, and the point in WGS-84. A point in no
         grid is ``outside_jurisdiction`` (404)."""
-        params = _params(s.LocateQuerySerializer, request)
+        params = valid_query(s.LocateQuerySerializer, request)
         lng, lat, crs = params["lng"], params["lat"], params["crs"]
         try:
             w_lng, w_lat = to_wgs84(lng, lat, crs)

@@ -10,7 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from cases.api.inputs import valid_input, valid_query
+from cases.api.inputs import valid_input
+from governance.api_query import valid_query
 
 from .. import selectors, services
 from ..models import Notification
