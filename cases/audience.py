@@ -115,9 +115,8 @@ def standing_groups(user) -> list[str] | None:
     """The groups ``user`` follows by their roles: their own, their
     departments, their command centre and supervised areas, their grids
     today. None for an admin, who may follow everything."""
-    from .policy import forget_scope, scope_of
+    from .policy import scope_of
 
-    forget_scope(user)  # grids are assigned by the day; roles change
     scope = scope_of(user)
     if scope.user_id is None:
         return []
@@ -133,12 +132,14 @@ def standing_groups(user) -> list[str] | None:
     ]
 
 
-def may_join(user, group: str, *, refresh: bool = True) -> bool:
+def may_join(user, group: str, *, refresh: bool = False) -> bool:
     """Whether ``user`` may follow ``group`` (a well-formed name): the same
     answer for a group that does not exist as for one that is not theirs.
-    ``refresh``: read the user's roles and grids afresh rather than use the
-    scope cached on the user object (a connection checking several groups
-    at once reads it once)."""
+
+    The user's scope is the one cached on the user object, read once per
+    request. ``refresh`` reads their roles and grids afresh, for a user
+    object that outlives a request (a live connection: grids are assigned by
+    the day, roles change)."""
     from grids.models import Area
 
     from .models import Case

@@ -65,7 +65,7 @@ def _localized(chinese: str, english: str) -> str:
 
 def workbench_queues(user) -> list[Queue]:
     """The user's queues, each with the live group it is followed through."""
-    standing = audience.standing_groups(user)  # reads the user's scope afresh
+    standing = audience.standing_groups(user)
     scope = scope_of(user)
     if not standing:  # an admin (None) works no queue; a citizen has only their own group
         return []
