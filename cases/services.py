@@ -162,7 +162,8 @@ def _record(
     transaction ends, so nothing slow (writing files to storage) may follow."""
     case.version += 1
     case.save()
-    users, departments = involved([case.pk])[case.pk]
+    # A case's first event (its report): no one follows it or was granted it yet.
+    users, departments = involved([case.pk])[case.pk] if from_status else (set(), set())
     event = CaseEvent.objects.create(
         case=case,
         action=action,
