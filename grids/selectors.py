@@ -132,17 +132,21 @@ def area_by_code(code: str) -> Area:
     return Area.objects.without_geometry().get(code=code)
 
 
+def assigned_on(day: date, prefix: str = "") -> Q:
+    """Grid assignments in force on ``day``, as a filter on GridAssignment
+    (or through the relation ``prefix``, e.g. ``"assignments__"``)."""
+    return Q(**{f"{prefix}start_date__lte": day}) & (
+        Q(**{f"{prefix}end_date__isnull": True}) | Q(**{f"{prefix}end_date__gte": day})
+    )
+
+
 def grids_of_worker(user, *, on: date | None = None) -> list[Area]:
     """The grids assigned to ``user`` on date ``on`` (today when omitted)."""
     day = on or timezone.localdate()
-    # One filter() call: all three conditions must hold for the same assignment.
+    # One filter() call: all the conditions must hold for the same assignment.
     return list(
         Area.objects.without_geometry()
-        .filter(
-            Q(assignments__end_date__isnull=True) | Q(assignments__end_date__gte=day),
-            assignments__user=user,
-            assignments__start_date__lte=day,
-        )
+        .filter(assigned_on(day, "assignments__"), assignments__user=user)
         .distinct()
         .order_by("code")
     )

@@ -73,6 +73,7 @@ from django.utils import timezone
 from cases.models import CaseFollower, Source, Status
 from grids import codes
 from grids.models import GridAssignment
+from grids.selectors import assigned_on
 from organisation.models import Role, RoleMembership, User
 
 from .models import Channel, Kind
@@ -332,12 +333,10 @@ def _people(case, wanted: set[To]) -> tuple[dict[To, set[int]], list[Follower]]:
 
 
 def _grid_workers(grid_id: int) -> set[int]:
-    today = timezone.localdate()
     return set(
         GridAssignment.objects.filter(
-            Q(end_date__isnull=True) | Q(end_date__gte=today),
+            assigned_on(timezone.localdate()),
             grid_id=grid_id,
-            start_date__lte=today,
             user__is_active=True,
             user__roles__role=Role.GRID_WORKER,
         ).values_list("user_id", flat=True)
