@@ -1166,9 +1166,9 @@ def print_phase(p: Phase) -> None:
     if d["probe"]:
         pr = d["probe"]
         print(
-            f"{pad}push probe ({pr['groups']} groups, {pr['n']} times): live.send "
-            f"(async_to_sync) {ms(pr['async_to_sync'])} ms per call, the same send_async on "
-            f"one long-lived loop {ms(pr['one_loop'])} ms",
+            f"{pad}push probe ({pr['groups']} groups, {pr['n']} times): live.send (the "
+            f"publisher loop) {ms(pr['one_loop'])} ms per call, async_to_sync(send_async) "
+            f"(an event loop per call) {ms(pr['async_to_sync'])} ms",
             flush=True,
         )
     seconds = max(p.window_seconds, 1e-9)
