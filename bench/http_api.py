@@ -37,18 +37,12 @@ mean latency is 32 / rate (Little's law): a p95 of 150 ms asks for about
 instead and times each request from when it was due, which gives the
 latency at a given load (e.g. ``--rate 100``) rather than at saturation.
 
-DB_CONN_MAX_AGE (``--conn-max-age``): default 0, a new PostgreSQL connection
-per request, as the local settings have it. Django's ASGI handler runs each
-request's sync code in a thread of its own (asgiref's ThreadSensitiveContext)
-and connections are per thread, so under ASGI a persistent connection is not
-reused by the next request (Django's documentation says to turn them off
-under ASGI and pool instead). Measured with 60: the same rate and latency as
-0, but every request still opens a connection and leaves it idle (about
-three times as many connections open as clients, and dozens left behind
-after each phase), so 60 only risks max_connections. A pool is what removes
-the cost of a connection per request (a fresh backend costs PostgreSQL
-10-60 ms of CPU); the settings do not offer one yet. The server inherits the
-environment, and ``--settings`` names its settings module, to try one.
+The server runs HTTP requests on HTTP_THREADS fixed threads per process
+(governance/asgi.py), each keeping its PostgreSQL connection for
+DB_CONN_MAX_AGE seconds (``--conn-max-age``, default 300 as in the settings;
+0 opens a connection per request). The server inherits the environment
+(HTTP_THREADS, DB_POOL_MAX_SIZE for a pool instead), and ``--settings``
+names its settings module.
 
 ``--workers`` and ``--conn-max-age`` take comma-separated lists and run every
 combination (a fresh server each). uvicorn's workers share one listening
@@ -124,12 +118,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--workers", type=int_list, default=[1], help="uvicorn workers, e.g. 1,2")
     parser.add_argument(
-        "--conn-max-age", type=int_list, default=[0], help="server DB_CONN_MAX_AGE, e.g. 0,60"
+        "--conn-max-age", type=int_list, default=[300], help="server DB_CONN_MAX_AGE, e.g. 0,300"
     )
     parser.add_argument(
         "--settings",
         default="governance.settings.local",
-        help="the server's DJANGO_SETTINGS_MODULE (e.g. one that turns on a connection pool)",
+        help="the server's DJANGO_SETTINGS_MODULE",
     )
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds per phase")

@@ -1,4 +1,5 @@
-"""WSGI entry point, for tools that need one; the system is served over ASGI."""
+"""WSGI entry point, for tools that need one. The system is served over ASGI
+(governance/asgi.py), which runs this same handler for HTTP."""
 
 import os
 

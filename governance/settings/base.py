@@ -95,7 +95,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 # GeoDjango needs the PostGIS backend whatever scheme the URL was written with.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# HTTP requests run on a fixed set of threads per server process (HTTP_THREADS,
+# governance/asgi.py), so each thread keeps its connection between requests.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=300))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side prepared statements for the few hot statements that ask for them
 # (point-to-grid). Django's own queries bind client-side and never prepare.
@@ -106,12 +108,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
 )
 
 
-# Under ASGI Django runs each request in a thread of its own, so a persistent
-# connection (CONN_MAX_AGE) is never reused by the next request. A pool
-# (psycopg_pool) hands connections from request to request instead, sparing
-# PostgreSQL a new backend (fork, authentication, catalog and PostGIS
-# loading: some 40-60 ms of CPU) per request. DB_POOL_MAX_SIZE per process;
-# 0 turns it off.
+# A pool (psycopg_pool) instead of persistent connections, DB_POOL_MAX_SIZE per
+# process (0, the default: off). Persistent connections on the HTTP threads cost
+# less per request (bench/http_api.py); a pool bounds the connections when a
+# process has many more threads than requests in flight.
 def use_pool(databases: dict, default_size: int) -> int:
     """Pool the default database's connections, DB_POOL_MAX_SIZE per process."""
     size = env.int("DB_POOL_MAX_SIZE", default=default_size)
@@ -126,6 +126,9 @@ def use_pool(databases: dict, default_size: int) -> int:
 
 
 DB_POOL_MAX_SIZE = use_pool(DATABASES, default_size=0)
+# Threads per server process running HTTP requests (governance/asgi.py); each
+# holds a database connection.
+HTTP_THREADS = env.int("HTTP_THREADS", default=8)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "organisation.User"

@@ -25,3 +25,6 @@ LANGUAGE_CODE = "en"
 RATE_LIMITS = {"anonymous_ip": None, "token": None}
 # Several test runs can share one server: give each its own database name.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_governance")}
+# Threads of a test run (live servers, Channels) must not keep connections to
+# the test database past their requests, or it cannot be dropped at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
