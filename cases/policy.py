@@ -20,9 +20,12 @@ configure; they do not work cases.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 
 from organisation.models import Role, RoleMembership
 
@@ -123,34 +126,35 @@ def works_on_cases(scope: Scope) -> bool:
 
 
 def scope_of(user) -> Scope:
-    """The user's roles and their scopes, read once per user object."""
+    """The user's roles and their scopes, read once per user object, in one query."""
     if user is None or not user.is_authenticated:
         return Scope(user_id=None)
     cached = getattr(user, "_case_scope", None)
     if cached is not None:
         return cached
-    from grids.selectors import grids_of_worker
-
-    group_ids = list(user.groups.values_list("pk", flat=True))
-    extra, cohandled = _granted_case_ids(user.pk, group_ids)
-    memberships = list(
-        RoleMembership.objects.filter(user=user).select_related("area").defer("area__boundary")
-    )
-    roles = {m.role for m in memberships}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _scope_sql(),
+            {"user": user.pk, "day": timezone.localdate(), "codenames": list(GRANT_CODENAMES)},
+        )
+        group_ids, extra, cohandled, memberships, grid_ids = cursor.fetchone()
+    roles = {role for role, _path, _level, _department in memberships}
     scope = Scope(
         user_id=user.pk,
         is_admin=user.is_superuser or Role.ADMIN in roles,
         dispatcher_areas=tuple(
-            (m.area.path, m.area.level) for m in memberships if m.role == Role.DISPATCHER
+            (path, level) for role, path, level, _d in memberships if role == Role.DISPATCHER
         ),
-        supervisor_paths=tuple(m.area.path for m in memberships if m.role == Role.SUPERVISOR),
-        department_ids=frozenset(m.department_id for m in memberships if m.role == Role.HANDLER),
-        grid_ids=frozenset(g.pk for g in grids_of_worker(user))
-        if Role.GRID_WORKER in roles
-        else frozenset(),
+        supervisor_paths=tuple(
+            path for role, path, _level, _d in memberships if role == Role.SUPERVISOR
+        ),
+        department_ids=frozenset(
+            department for role, _p, _l, department in memberships if role == Role.HANDLER
+        ),
+        grid_ids=frozenset(grid_ids) if Role.GRID_WORKER in roles else frozenset(),
         group_ids=frozenset(group_ids),
-        extra_case_ids=extra,
-        cohandled_case_ids=cohandled,
+        extra_case_ids=frozenset(extra),
+        cohandled_case_ids=frozenset(cohandled),
     )
     user._case_scope = scope
     return scope
@@ -159,20 +163,48 @@ def scope_of(user) -> Scope:
 GRANT_CODENAMES = ("view_case", "cohandle_case")
 
 
-def _granted_case_ids(user_id: int, group_ids: list[int]):
-    """(cases followed or granted, cases granted for co-handling)."""
-    grants = list(
-        CaseUserObjectPermission.objects.filter(
-            user_id=user_id, permission__codename__in=GRANT_CODENAMES
-        ).values_list("content_object_id", "permission__codename")
-    )
-    if group_ids:
-        grants += CaseGroupObjectPermission.objects.filter(
-            group_id__in=group_ids, permission__codename__in=GRANT_CODENAMES
-        ).values_list("content_object_id", "permission__codename")
-    followed = CaseFollower.objects.filter(user_id=user_id).values_list("case_id", flat=True)
-    cohandled = frozenset(pk for pk, codename in grants if codename == "cohandle_case")
-    return frozenset(followed) | {pk for pk, _codename in grants}, cohandled
+@functools.cache
+def _scope_sql() -> str:
+    """Every part of a user's scope in one statement: each request needs it,
+    and five ORM queries cost more than the rest of a small request. The grid
+    assignments in force are ``grids.selectors.assigned_on``; tests hold the
+    two to the same answer."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from grids.models import Area, GridAssignment
+
+    groups = get_user_model().groups.through._meta.db_table
+    permission = Permission._meta.db_table
+    by_user = CaseUserObjectPermission._meta.db_table
+    by_group = CaseGroupObjectPermission._meta.db_table
+    return f"""
+        WITH user_groups AS (SELECT group_id FROM {groups} WHERE user_id = %(user)s),
+        grants AS (
+            SELECT o.content_object_id AS case_id, p.codename
+              FROM {by_user} o JOIN {permission} p ON p.id = o.permission_id
+             WHERE o.user_id = %(user)s AND p.codename = ANY(%(codenames)s)
+            UNION ALL
+            SELECT o.content_object_id, p.codename
+              FROM {by_group} o JOIN {permission} p ON p.id = o.permission_id
+             WHERE o.group_id IN (SELECT group_id FROM user_groups)
+               AND p.codename = ANY(%(codenames)s)
+        )
+        SELECT
+            ARRAY(SELECT group_id FROM user_groups),
+            ARRAY(SELECT case_id FROM grants
+                  UNION SELECT case_id FROM {CaseFollower._meta.db_table}
+                         WHERE user_id = %(user)s),
+            ARRAY(SELECT case_id FROM grants WHERE codename = 'cohandle_case'),
+            (SELECT coalesce(json_agg(json_build_array(m.role, a.path, a.level, m.department_id)),
+                             '[]'::json)
+               FROM {RoleMembership._meta.db_table} m
+               LEFT JOIN {Area._meta.db_table} a ON a.id = m.area_id
+              WHERE m.user_id = %(user)s),
+            ARRAY(SELECT DISTINCT grid_id FROM {GridAssignment._meta.db_table}
+                   WHERE user_id = %(user)s AND start_date <= %(day)s
+                     AND (end_date IS NULL OR end_date >= %(day)s))
+    """
 
 
 def forget_scope(user) -> None:
