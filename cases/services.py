@@ -430,7 +430,7 @@ def case_report(
                 description=description,
                 address=_text(address, "address", required=False, limit=255),
                 location=Point(w_lng, w_lat, srid=4326),
-                grid_id=grid_id,
+                grid=match.as_area(),
                 community_id=community_id,
                 subdistrict_id=subdistrict_id,
                 district_id=district_id,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -70,6 +70,15 @@ class GridMatch:
     def ancestor_ids(self) -> list[int]:
         """[city, district, subdistrict, community, grid] ids."""
         return codes.path_ids(self.path)
+
+    def as_area(self) -> Area:
+        """The grid as an Area with only these fields loaded, as ``only()``
+        gives it: any other field is read from the database when used."""
+        return Area.from_db(
+            DEFAULT_DB_ALIAS,
+            ["id", "code", "name", "path"],
+            [self.id, self.code, self.name, self.path],
+        )
 
 
 class OutsideJurisdiction(LookupError):

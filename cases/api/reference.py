@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from rest_framework import generics, serializers
 
+from governance.api_serializers import ModelSerializer
 from organisation.models import Department
 
 from ..models import Category
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(ModelSerializer):
     family = serializers.CharField(source="major.family")
     major = serializers.CharField(source="major.name")
     major_en = serializers.CharField(source="major.name_en")
@@ -31,7 +32,7 @@ class CategoryList(generics.ListAPIView):
     queryset = Category.objects.active().select_related("major", "default_department")
 
 
-class DepartmentSerializer(serializers.ModelSerializer):
+class DepartmentSerializer(ModelSerializer):
     jurisdiction = serializers.CharField(source="jurisdiction.code")
 
     class Meta:

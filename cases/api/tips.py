@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.api_errors import JSONParser
+from governance.api_serializers import ModelSerializer
 from governance.throttles import PUBLIC_RATE_LIMITS
 from grids.selectors import OutsideJurisdiction, grid_for_point
 
@@ -104,7 +105,7 @@ class PublicStepSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
-class TipStatusSerializer(serializers.ModelSerializer):
+class TipStatusSerializer(ModelSerializer):
     public_status = serializers.SerializerMethodField()
     public_status_display = serializers.SerializerMethodField()
     category = serializers.SerializerMethodField()

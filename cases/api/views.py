@@ -208,7 +208,7 @@ class CaseViewSet(viewsets.GenericViewSet):
         ordering = params.validated_data["ordering"]
         self.ordering = (ordering, "-id" if ordering.startswith("-") else "id")
         queryset = _filtered(self.get_queryset(), params.validated_data)
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(queryset.only(*s.CaseListSerializer.COLUMNS))
         data = s.CaseListSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 
@@ -231,7 +231,7 @@ class CaseViewSet(viewsets.GenericViewSet):
         key = idempotency_key(request, data.pop("client_uuid", None))
         case = services.case_report(reporter=request.user, idempotency_key=key, **data)
         return Response(
-            self._detail(case.pk),
+            self._detail(case.pk, filed=None if case.replayed else case),
             status=status.HTTP_200_OK if case.replayed else status.HTTP_201_CREATED,
             headers=replay_headers(case),
         )
@@ -242,8 +242,10 @@ class CaseViewSet(viewsets.GenericViewSet):
         """The actions the signed-in user may take on this case now."""
         return Response({"actions": case_actions(request.user, case_get(request.user, pk))})
 
-    def _detail(self, pk) -> dict:
-        case = case_get(self.request.user, pk)
+    def _detail(self, pk, filed: Case | None = None) -> dict:
+        """The case's detail. ``filed``: a case the user has just reported (the
+        reporter always sees it), as the service left it, rather than read again."""
+        case = filed if filed is not None else case_get(self.request.user, pk)
         return s.CaseDetailSerializer(case, context=self.get_serializer_context()).data
 
 

@@ -7,6 +7,8 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from governance.api_serializers import ModelSerializer
+
 from ..models import Kind, Notification
 from ..rendering import render
 
@@ -18,7 +20,7 @@ class CaseRefSerializer(serializers.Serializer):
     number = serializers.CharField()
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     """One inbox item. ``title`` and ``text`` are in the request's language."""
 
     kind = serializers.ChoiceField(choices=Kind.choices)

@@ -2,6 +2,7 @@
 and one error format for every refusal."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from cases.models import Case, CaseEvent, Status
 from tests.api.helpers import client_for, error
@@ -27,6 +28,29 @@ def test_the_list_is_scoped_and_filtered(world):
     assert dispatcher.get("/api/v1/cases/?bbox=0,0,1,1").json()["results"] == []
     area = world.city.community.pk
     assert len(dispatcher.get(f"/api/v1/cases/?area={area}").json()["results"]) == 2
+
+
+def test_the_list_reads_each_page_in_one_query_whatever_its_length(
+    world, django_assert_num_queries
+):
+    """Rows load only the columns they show (only()); a column they use but
+    did not load would cost a query per row."""
+    from rest_framework.authtoken.models import Token
+
+    from cases.api.serializers import CaseListSerializer
+
+    token = Token.objects.create(user=world.dispatcher)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    for count in (1, 6):
+        while Case.objects.count() < count:
+            case_in(world, Status.DISPATCHED)
+        # The token with its user, the user's scope, the page.
+        with django_assert_num_queries(3):
+            rows = client.get("/api/v1/cases/").json()["results"]
+        assert len(rows) == count
+        assert set(rows[0]) == set(CaseListSerializer.Meta.fields)
+        assert rows[0]["department"]["code"] and rows[0]["category"]["code"] == "BJ0101"
 
 
 @pytest.mark.parametrize(
@@ -87,6 +111,27 @@ def test_a_case_filed_as_json(world):
     )
     assert response.status_code == 201
     assert Case.objects.get().category.code == "BJ0101"
+
+
+@pytest.mark.parametrize(
+    ("who", "extra"),
+    [
+        ("grid_worker", {}),
+        ("grid_worker", {"photos": [jpeg("a.jpg")], "address": "河滨路 1 号"}),
+        ("grid_worker", {"self_handled": "true", "handling_photos": [jpeg("b.jpg")]}),
+        ("dispatcher", {"source": "hotline", "reporter_phone": "13912345678"}),
+    ],
+)
+def test_the_created_body_is_the_case_as_its_detail_shows_it(world, who, extra):
+    """The 201 body is built from the case the service just filed; it must be
+    what reading the case back gives."""
+    client = client_for(world.users[who])
+    data = {"category": "BJ0101", "description": "井盖缺失", "lng": IN_G1[0], "lat": IN_G1[1]}
+    response = client.post("/api/v1/cases/", {**data, **extra}, format="multipart")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created == client.get(f"/api/v1/cases/{created['id']}/").json()
+    assert created["grid"] == "320402001001001" and created["events"]
 
 
 @pytest.mark.parametrize(
