@@ -185,10 +185,15 @@ def extension_minutes(case: Case, amount: int, calendar: WorkingCalendar | None 
 
 def light_now(case: Case, *, now: dt.datetime) -> str:
     """The light as of ``now`` (the stored one may lag the sweep by a minute)."""
-    if not case.light or case.light == Light.RED or case.due_at is None:
-        return case.light
-    if now >= case.due_at:
+    return light_at(case.light, case.due_at, case.yellow_at, now)
+
+
+def light_at(light: str, due_at, yellow_at, now: dt.datetime) -> str:
+    """``light_now`` of a case with this stored light and these deadlines."""
+    if not light or light == Light.RED or due_at is None:
+        return light
+    if now >= due_at:
         return Light.RED
-    if case.yellow_at is not None and now >= case.yellow_at:
+    if yellow_at is not None and now >= yellow_at:
         return Light.YELLOW
-    return case.light
+    return light

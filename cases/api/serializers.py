@@ -6,6 +6,7 @@ services'."""
 
 from __future__ import annotations
 
+from django.db.models import FloatField, Func
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -80,14 +81,58 @@ class CaseListSerializer(ModelSerializer):
             "closed_at",
         ]  # fmt: skip
 
-    # What the rows need, for only(): a list reads no more of the case than it shows.
-    COLUMNS = (
-        "id", "number", "status", "source", "category", "category__code", "category__name",
-        "category__name_en", "description", "address", "location", "grid", "grid__code",
-        "urgency", "department", "department__code", "department__name", "department__name_en",
-        "command_level", "stage", "light", "due_at", "yellow_at", "is_supervised",
-        "pending_request", "version", "created_at", "closed_at",
+    # --- Lists: the same rows, read as values ---------------------------------------
+    # A page of the list is read with values() and written by ``represent``:
+    # model instances and DRF's field-by-field walk cost more than the rest of
+    # the request (about 11 -> 4 ms of CPU for 50 rows). Tests hold ``represent`` equal to
+    # this serializer's output.
+    VALUES = (
+        "id", "number", "status", "source", "category__code", "category__name",
+        "category__name_en", "description", "address", "grid__code", "urgency",
+        "department__code", "department__name", "department__name_en", "command_level",
+        "stage", "light", "due_at", "yellow_at", "is_supervised", "pending_request", "version",
+        "created_at", "closed_at", "location_lng", "location_lat",
     )  # fmt: skip
+
+    @classmethod
+    def rows(cls, queryset):
+        """``queryset`` of cases as the values ``represent`` writes."""
+        return queryset.annotate(
+            location_lng=_Coordinate("location", function="ST_X"),
+            location_lat=_Coordinate("location", function="ST_Y"),
+        ).values(*cls.VALUES)
+
+    @classmethod
+    def represent(cls, rows) -> list[dict]:
+        """The serializer's output for ``rows`` (from ``rows``)."""
+        now, tz = timezone.now(), timezone.get_current_timezone()
+        out = []
+        for r in rows:
+            out.append({
+                "id": r["id"],
+                "number": r["number"],
+                "status": r["status"],
+                "status_display": str(STATUS_LABELS.get(r["status"], r["status"])),
+                "source": r["source"],
+                "category": _ref(r, "category"),
+                "description": r["description"],
+                "address": r["address"],
+                "location": None if r["location_lng"] is None
+                else {"lng": r["location_lng"], "lat": r["location_lat"]},
+                "grid": r["grid__code"],
+                "urgency": r["urgency"],
+                "department": _ref(r, "department"),
+                "command_level": r["command_level"],
+                "stage": r["stage"],
+                "light": deadlines.light_at(r["light"], r["due_at"], r["yellow_at"], now),
+                "due_at": _iso(r["due_at"], tz),
+                "is_supervised": r["is_supervised"],
+                "pending_request": r["pending_request"],
+                "version": r["version"],
+                "created_at": _iso(r["created_at"], tz),
+                "closed_at": _iso(r["closed_at"], tz),
+            })  # fmt: skip
+        return out
 
     def get_status_display(self, case: Case) -> str:
         # Not source="get_status_display": DRF inspects a callable source's
@@ -101,6 +146,25 @@ class CaseListSerializer(ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=["", "green", "yellow", "red"]))
     def get_light(self, case: Case) -> str:
         return deadlines.light_now(case, now=timezone.now())
+
+
+class _Coordinate(Func):
+    output_field = FloatField()
+
+
+def _ref(row: dict, name: str) -> dict | None:
+    """A category or department as CategoryRefSerializer writes it."""
+    if row[f"{name}__code"] is None:
+        return None
+    return {k: row[f"{name}__{k}"] for k in ("code", "name", "name_en")}
+
+
+def _iso(value, tz) -> str | None:
+    """A datetime as DRF's DateTimeField writes it (ISO 8601, current time zone)."""
+    if value is None:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class AttachmentSerializer(ModelSerializer):

@@ -208,9 +208,8 @@ class CaseViewSet(viewsets.GenericViewSet):
         ordering = params.validated_data["ordering"]
         self.ordering = (ordering, "-id" if ordering.startswith("-") else "id")
         queryset = _filtered(self.get_queryset(), params.validated_data)
-        page = self.paginate_queryset(queryset.only(*s.CaseListSerializer.COLUMNS))
-        data = s.CaseListSerializer(page, many=True, context=self.get_serializer_context()).data
-        return self.get_paginated_response(data)
+        page = self.paginate_queryset(s.CaseListSerializer.rows(queryset))
+        return self.get_paginated_response(s.CaseListSerializer.represent(page))
 
     @extend_schema(responses=s.CaseDetailSerializer)
     def retrieve(self, request, pk=None):

@@ -53,6 +53,47 @@ def test_the_list_reads_each_page_in_one_query_whatever_its_length(
         assert rows[0]["department"]["code"] and rows[0]["category"]["code"] == "BJ0101"
 
 
+def test_list_rows_are_what_the_list_serializer_writes(world):
+    """A page is read as values and written by CaseListSerializer.represent;
+    it must equal the serializer's output for the same cases, in each
+    language, for every kind of row (no category, no department, each light,
+    a pending request, supervised, closed)."""
+    import datetime as dt
+
+    from django.utils import timezone, translation
+
+    from cases import services
+    from cases.api.serializers import CaseListSerializer
+    from cases.models import Light
+
+    case_in(world, Status.REPORTED, category=None)
+    supervised = case_in(world, Status.IN_PROGRESS)
+    services.case_issue_directive(
+        case=supervised,
+        actor=world.supervisor,
+        kind="supervision",
+        message="加快处置",
+        due_at=timezone.now() + dt.timedelta(days=1),
+    )
+    case_in(world, Status.SUSPENDED)
+    case_in(world, Status.CLOSED)
+    late = case_in(world, Status.DISPATCHED)
+    Case.objects.filter(pk=late.pk).update(yellow_at=timezone.now() - dt.timedelta(hours=1))
+    pending = case_in(world, Status.IN_PROGRESS)
+    services.case_request_extension(case=pending, actor=world.handler, amount=2, reason="材料未到")
+    queryset = Case.objects.select_related("category", "department", "grid").order_by("id")
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            written = CaseListSerializer.represent(CaseListSerializer.rows(queryset))
+            assert written == CaseListSerializer(list(queryset), many=True).data
+    lights = {row["light"] for row in written}
+    assert {"", Light.GREEN, Light.YELLOW} <= lights
+    assert any(row["category"] is None for row in written)
+    assert any(row["department"] is None for row in written)
+    assert any(row["closed_at"] for row in written) and any(row["is_supervised"] for row in written)
+    assert any(row["pending_request"] for row in written)
+
+
 @pytest.mark.parametrize(
     "query",
     ["status=lost", "bbox=1,2,3", "bbox=5,5,1,1", "created_after=yesterday", "area=x",
