@@ -175,9 +175,13 @@ def _record(
         audience=audience(case, users=users, departments=departments),
         created_at=now or timezone.now(),
     )
-    _attach(case, event, stored, photo_kind, actor)
+    # The event as a detail shows it (its photos), without reading it back.
+    event._prefetched_objects_cache = {
+        "attachments": _attach(case, event, stored, photo_kind, actor)
+    }
     publish_on_commit(event)
     case.last_event = event
+    case.recorded_events = [*getattr(case, "recorded_events", ()), event]
     return event
 
 

@@ -6,7 +6,7 @@ services'."""
 
 from __future__ import annotations
 
-from django.db.models import FloatField, Func
+from django.db.models import FloatField, Func, Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -257,13 +257,25 @@ class CaseDetailSerializer(CaseListSerializer):
             "duplicate_candidates", "events",
         ]  # fmt: skip
 
+    # What a case's detail reads besides the case (prefetch_related_objects).
+    PREFETCH = (
+        Prefetch(
+            "events", CaseEvent.objects.select_related("actor").prefetch_related("attachments")
+        ),
+        "attachments",
+        Prefetch("directives", open_directives(None), to_attr="open_directives"),
+    )
+
     def _user(self):
         return self.context["request"].user
 
     @extend_schema_field(EventSerializer(many=True))
     def get_events(self, case: Case):
-        events = case.events.select_related("actor").prefetch_related("attachments")
-        return EventSerializer(events.order_by("id"), many=True, context=self.context).data
+        if "events" in getattr(case, "_prefetched_objects_cache", {}):
+            events = case.events.all()
+        else:
+            events = case.events.select_related("actor").prefetch_related("attachments")
+        return EventSerializer(events, many=True, context=self.context).data
 
     @extend_schema_field(ContactSerializer)
     def get_contact(self, case: Case) -> dict:
@@ -288,7 +300,10 @@ class CaseDetailSerializer(CaseListSerializer):
 
     @extend_schema_field(DirectiveSerializer(many=True))
     def get_directives(self, case: Case):
-        return DirectiveSerializer(open_directives(case), many=True).data
+        directives = getattr(case, "open_directives", None)
+        if directives is None:
+            directives = open_directives(case)
+        return DirectiveSerializer(directives, many=True).data
 
 
 # --- Inputs --------------------------------------------------------------------------

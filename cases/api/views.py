@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Polygon
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -243,8 +244,20 @@ class CaseViewSet(viewsets.GenericViewSet):
 
     def _detail(self, pk, filed: Case | None = None) -> dict:
         """The case's detail. ``filed``: a case the user has just reported (the
-        reporter always sees it), as the service left it, rather than read again."""
-        case = filed if filed is not None else case_get(self.request.user, pk)
+        reporter always sees it), as the service left it, rather than read
+        again: its events are the ones the service recorded, with their photos,
+        and a new case has no directives."""
+        if filed is not None:
+            case = filed
+            events = case.recorded_events
+            case._prefetched_objects_cache = {
+                "events": events,
+                "attachments": [a for e in events for a in e.attachments.all()],
+            }
+            case.open_directives = []
+        else:
+            case = case_get(self.request.user, pk)
+            prefetch_related_objects([case], *s.CaseDetailSerializer.PREFETCH)
         return s.CaseDetailSerializer(case, context=self.get_serializer_context()).data
 
 
