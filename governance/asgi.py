@@ -9,7 +9,9 @@ a new thread of its own, hop between the event loop and threads at every
 middleware that is not async, and leave a persistent database connection
 unused by the next request. On the fixed threads each keeps its connection
 (``CONN_MAX_AGE``), and a request costs the server about half the CPU
-(``bench/http_api.py``). WebSockets stay on the event loop (Channels).
+(``bench/http_api.py``). Bodies sent chunked are read whole first
+(``governance.http.ChunkedBodies``). WebSockets stay on the event loop
+(Channels).
 """
 
 import os
@@ -26,12 +28,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from governance.http import ChunkedBodies  # noqa: E402
 from notifications.auth import OriginValidatorForBrowsers, TokenAuthMiddleware  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS),
+        "http": WSGIMiddleware(ChunkedBodies(django_wsgi_app), workers=settings.HTTP_THREADS),
         "websocket": OriginValidatorForBrowsers(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
