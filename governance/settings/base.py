@@ -129,9 +129,10 @@ DB_POOL_MAX_SIZE = use_pool(DATABASES, default_size=0)
 # Threads per server process running HTTP requests (governance/asgi.py); each
 # holds a database connection. One by default: the requests are CPU-bound
 # Python, and threads of one process contend for its interpreter lock
-# (bench/http_api.py, 2 processes on 2 cores: creation 13.6 ms of server CPU
-# with one thread each, 18-19 ms with 2 to 8). Serve more requests at once
-# with more processes (uvicorn --workers); raise this for slow I/O.
+# (bench/http_api.py, 2 processes on 2 cores, 32 clients back to back:
+# creation 13.5 ms of server CPU with one thread each, 14.5 with 2, 15.9
+# with 4). Serve more requests at once with more processes (uvicorn
+# --workers); raise this when requests wait on slow I/O.
 HTTP_THREADS = env.int("HTTP_THREADS", default=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
