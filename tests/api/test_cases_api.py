@@ -53,6 +53,27 @@ def test_the_list_reads_each_page_in_one_query_whatever_its_length(
         assert rows[0]["department"]["code"] and rows[0]["category"]["code"] == "BJ0101"
 
 
+@pytest.mark.parametrize("ordering", ["-created_at", "created_at"])
+def test_the_list_pages_forward_and_back_through_every_case_once(world, ordering):
+    for _ in range(7):
+        case_in(world, Status.DISPATCHED)
+    client = client_for(world.dispatcher)
+    page = client.get(f"/api/v1/cases/?page_size=3&ordering={ordering}").json()
+    pages = [[row["id"] for row in page["results"]]]
+    while page["next"]:
+        page = client.get(page["next"]).json()
+        pages.append([row["id"] for row in page["results"]])
+    expected = list(
+        Case.objects.order_by(ordering, "-id" if ordering.startswith("-") else "id").values_list(
+            "pk", flat=True
+        )
+    )
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [pk for p in pages for pk in p] == expected
+    back = client.get(page["previous"]).json()
+    assert [row["id"] for row in back["results"]] == pages[1]
+
+
 def test_list_rows_are_what_the_list_serializer_writes(world):
     """A page is read as values and written by CaseListSerializer.represent;
     it must equal the serializer's output for the same cases, in each
