@@ -113,11 +113,9 @@ def mask_email(email: str) -> str:
     return local[:1] + "***@" + domain
 
 
-def open_directives(case: Case | None) -> QuerySet[CaseDirective]:
-    """The case's directives not yet settled, soonest due first (of any case
-    when ``case`` is None, to prefetch)."""
-    directives = case.directives if case is not None else CaseDirective.objects
-    return directives.filter(settled_at__isnull=True).order_by("due_at")
+def open_directives() -> QuerySet[CaseDirective]:
+    """Directives not yet settled, soonest due first."""
+    return CaseDirective.objects.filter(settled_at__isnull=True).order_by("due_at")
 
 
 # --- Public (citizens following their tip) -----------------------------------------

@@ -176,13 +176,18 @@ def _record(
         created_at=now or timezone.now(),
     )
     # The event as a detail shows it (its photos), without reading it back.
-    event._prefetched_objects_cache = {
-        "attachments": _attach(case, event, stored, photo_kind, actor)
-    }
+    _known(event, "attachments", _attach(case, event, stored, photo_kind, actor))
     publish_on_commit(event)
     case.last_event = event
-    case.recorded_events = [*getattr(case, "recorded_events", ()), event]
     return event
+
+
+def _known(instance, relation: str, objects: list) -> None:
+    """Give ``instance``'s reverse ``relation`` these ``objects``, as
+    prefetch_related would: ``.all()`` returns them, anything else queries."""
+    queryset = getattr(instance, relation).all()
+    queryset._result_cache, queryset._prefetch_done = list(objects), True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[relation] = queryset
 
 
 def _text(value: str, field: str, *, required: bool, limit: int = MAX_TEXT) -> str:
@@ -456,32 +461,36 @@ def case_report(
             deadlines.stage_start(case, now=now)
             stored_report = _store_photos(prepared)
             stored_handling = _store_photos(prepared_handling if self_handled else ())
-            _record(
-                case,
-                actor=case.reporter,
-                role=str(role),
-                action="reported",
-                from_status="",
-                payload={
-                    "source": source,
-                    "grid": match.code,
-                    "category": getattr(category, "code", None),
-                },
-                now=now,
-                stored=stored_report,
-                photo_kind=AttachmentKind.REPORT,
-            )
-            if self_handled:
-                case.report_self_handled()
-                deadlines.stage_start(case, now=now)
+            events = [
                 _record(
                     case,
                     actor=case.reporter,
                     role=str(role),
-                    action="self_handled",
-                    from_status=Status.REPORTED,
+                    action="reported",
+                    from_status="",
+                    payload={
+                        "source": source,
+                        "grid": match.code,
+                        "category": getattr(category, "code", None),
+                    },
                     now=now,
-                    stored=stored_handling,
+                    stored=stored_report,
+                    photo_kind=AttachmentKind.REPORT,
+                )
+            ]
+            if self_handled:
+                case.report_self_handled()
+                deadlines.stage_start(case, now=now)
+                events.append(
+                    _record(
+                        case,
+                        actor=case.reporter,
+                        role=str(role),
+                        action="self_handled",
+                        from_status=Status.REPORTED,
+                        now=now,
+                        stored=stored_handling,
+                    )
                 )
     except IntegrityError as exc:
         # Two identical submissions at the same moment: the second waited on
@@ -489,6 +498,10 @@ def case_report(
         if submission and submission.CONSTRAINT in str(exc) and (earlier := submission.earlier()):
             return earlier
         raise
+    # A new case has only what was just recorded: its events (each with its
+    # photos) and their photos, known without reading them back.
+    _known(case, "events", events)
+    _known(case, "attachments", [a for event in events for a in event.attachments.all()])
     case.replayed = False
     return case
 

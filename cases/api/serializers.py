@@ -257,13 +257,14 @@ class CaseDetailSerializer(CaseListSerializer):
             "duplicate_candidates", "events",
         ]  # fmt: skip
 
-    # What a case's detail reads besides the case (prefetch_related_objects).
+    # What a case's detail reads besides the case (prefetch_related_objects);
+    # the serializer expects it loaded.
     PREFETCH = (
         Prefetch(
             "events", CaseEvent.objects.select_related("actor").prefetch_related("attachments")
         ),
         "attachments",
-        Prefetch("directives", open_directives(None), to_attr="open_directives"),
+        Prefetch("directives", open_directives(), to_attr="open_directives"),
     )
 
     def _user(self):
@@ -271,11 +272,7 @@ class CaseDetailSerializer(CaseListSerializer):
 
     @extend_schema_field(EventSerializer(many=True))
     def get_events(self, case: Case):
-        if "events" in getattr(case, "_prefetched_objects_cache", {}):
-            events = case.events.all()
-        else:
-            events = case.events.select_related("actor").prefetch_related("attachments")
-        return EventSerializer(events, many=True, context=self.context).data
+        return EventSerializer(case.events.all(), many=True, context=self.context).data
 
     @extend_schema_field(ContactSerializer)
     def get_contact(self, case: Case) -> dict:
@@ -300,10 +297,7 @@ class CaseDetailSerializer(CaseListSerializer):
 
     @extend_schema_field(DirectiveSerializer(many=True))
     def get_directives(self, case: Case):
-        directives = getattr(case, "open_directives", None)
-        if directives is None:
-            directives = open_directives(case)
-        return DirectiveSerializer(directives, many=True).data
+        return DirectiveSerializer(case.open_directives, many=True).data
 
 
 # --- Inputs --------------------------------------------------------------------------

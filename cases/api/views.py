@@ -196,11 +196,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
-        return (
-            cases_visible_to(self.request.user)
-            .select_related("category", "department", "grid")
-            .defer("grid__boundary")
-        )
+        return cases_visible_to(self.request.user)
 
     @extend_schema(parameters=[CaseFilterSerializer], responses=s.CaseListSerializer(many=True))
     def list(self, request):
@@ -245,15 +241,10 @@ class CaseViewSet(viewsets.GenericViewSet):
     def _detail(self, pk, filed: Case | None = None) -> dict:
         """The case's detail. ``filed``: a case the user has just reported (the
         reporter always sees it), as the service left it, rather than read
-        again: its events are the ones the service recorded, with their photos,
-        and a new case has no directives."""
+        again: the service gives its events and photos, and a new case has no
+        directives."""
         if filed is not None:
             case = filed
-            events = case.recorded_events
-            case._prefetched_objects_cache = {
-                "events": events,
-                "attachments": [a for e in events for a in e.attachments.all()],
-            }
             case.open_directives = []
         else:
             case = case_get(self.request.user, pk)
