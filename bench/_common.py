@@ -20,6 +20,28 @@ BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def proc_stat(pid: int) -> tuple[str, float] | None:
+    """(command name, CPU seconds) of a process, None when it is gone."""
+    try:
+        head, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = rest.split()
+    return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in bytes."""
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                found[line.split(":")[0]] = int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return found
+
+
 def int_list(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 

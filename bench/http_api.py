@@ -88,7 +88,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _benchdb
 from _common import (
     BENCH_REDIS_DB,
-    CLK_TCK,
     bench_redis_url,
     code_state,
     drop_queued_tasks,
@@ -97,6 +96,8 @@ from _common import (
     log_errors,
     log_tail,
     machine_cpu,
+    memory,
+    proc_stat,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -292,21 +293,12 @@ def descendants(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    stat = proc_stat(pid)
+    return 0.0 if stat is None else stat[1]
 
 
 def rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
+    return memory(pid).get("VmRSS", 0)
 
 
 def other_processes_cpu(ours: set[int]) -> dict[int, float]:
@@ -316,14 +308,9 @@ def other_processes_cpu(ours: set[int]) -> dict[int, float]:
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) in ours:
             continue
-        try:
-            head, rest = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if head.split("(", 1)[1] == "postgres":
-            continue
-        fields = rest.split()
-        found[int(name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        stat = proc_stat(int(name))
+        if stat is not None and stat[0] != "postgres":
+            found[int(name)] = stat[1]
     return found
 
 
@@ -334,17 +321,15 @@ def bench_backends(exclude: int = 0) -> dict[int, float]:
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == exclude:
             continue
+        stat = proc_stat(int(name))
+        if stat is None or stat[0] != "postgres":
+            continue
         try:
-            stat = Path(f"/proc/{name}/stat").read_text()
-            if (
-                "(postgres)" not in stat[:40]
-                or needle not in Path(f"/proc/{name}/cmdline").read_bytes()
-            ):
+            if needle not in Path(f"/proc/{name}/cmdline").read_bytes():
                 continue
         except (FileNotFoundError, ProcessLookupError):
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        found[int(name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        found[int(name)] = stat[1]
     return found
 
 

@@ -119,7 +119,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _benchdb
 from _common import (
     BENCH_REDIS_DB,
-    CLK_TCK,
     bench_redis_url,
     code_state,
     drop_queued_tasks,
@@ -128,6 +127,8 @@ from _common import (
     log_errors,
     log_tail,
     machine_cpu,
+    memory,
+    proc_stat,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -440,28 +441,6 @@ def raise_fd_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
-
-
-def proc_stat(pid: int) -> tuple[str, float] | None:
-    """(command name, CPU seconds) of a process, None when it is gone."""
-    try:
-        head, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = rest.split()
-    return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of a process, in bytes."""
-    found = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                found[line.split(":")[0]] = int(line.split()[1]) * 1024
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return found
 
 
 def process_cpu(ours: dict[str, set[int]]) -> dict[int, tuple[str, float]]:
