@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from django.apps import apps as django_apps
 from django.db import transaction
 
+from governance.config_cache import ConfigCache
 from organisation.models import Department
 
 from . import category_data
@@ -20,6 +22,26 @@ DEFAULT_OVERDUE_POLICY = {
     Stage.HANDLE: OverdueAction.SUPERVISE,
     Stage.INSPECT: OverdueAction.NONE,
 }
+
+
+_active = ConfigCache(
+    lambda: {category.code: category for category in Category.objects.active()},
+    models=[Category],
+)
+
+
+def active_category(code: str, *, citizens: bool = False) -> Category | None:
+    """The active category with this code (one citizens may choose, with
+    ``citizens``), or None. A copy of the cached one: callers may change it."""
+    category = _active.get().get(code)
+    if category is None or (citizens and not category.citizen_visible):
+        return None
+    return copy.copy(category)
+
+
+def category_gone() -> None:
+    """A cached category no longer exists: read them again."""
+    _active.clear()
 
 
 @dataclass(frozen=True)

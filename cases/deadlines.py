@@ -16,13 +16,11 @@ suspended, both are empty: nothing can turn yellow or red.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+
+from governance.config_cache import ConfigCache
 
 from .models import (
     STAGE_OF_STATUS,
@@ -38,28 +36,15 @@ from .models import (
 )
 from .working_time import WorkingCalendar, load_calendar
 
-# --- The working calendar, cached per process --------------------------------------
+# --- Configuration, cached per process (governance.config_cache) ---------------------
 
-_CACHE_SECONDS = 60
-_cached: tuple[float, WorkingCalendar] | None = None
+_calendar = ConfigCache(load_calendar, models=[CalendarDay, CalendarYear, WorkingPeriod])
 
 
 def current_calendar() -> WorkingCalendar:
     """The stored calendar; reloaded after an edit in this process, and at
     most a minute late for edits made in another."""
-    global _cached
-    now = time.monotonic()
-    if _cached is None or now - _cached[0] > _CACHE_SECONDS:
-        _cached = (now, load_calendar())
-    return _cached[1]
-
-
-@receiver([post_save, post_delete], sender=CalendarDay)
-@receiver([post_save, post_delete], sender=CalendarYear)
-@receiver([post_save, post_delete], sender=WorkingPeriod)
-def _calendar_changed(**kwargs) -> None:
-    global _cached
-    _cached = None
+    return _calendar.get()
 
 
 # --- Limits ------------------------------------------------------------------------
@@ -82,17 +67,26 @@ class Limit:
         return float(self.amount)
 
 
+def _load_limits() -> dict[tuple[int | None, str, str], Limit]:
+    rules = SlaRule.objects.values_list("category_id", "urgency", "stage", "amount", "unit")
+    return {(c, u, s): Limit(amount, TimeUnit(unit)) for c, u, s, amount, unit in rules}
+
+
+_limits = ConfigCache(_load_limits, models=[SlaRule])
+
+
 def limit_for(*, category_id: int | None, urgency: str, stage: Stage) -> Limit:
     """The most specific rule: category and urgency, category, urgency, default;
     then the settings' default."""
-    rules = SlaRule.objects.filter(
-        Q(category_id=category_id) | Q(category__isnull=True),
-        Q(urgency=urgency) | Q(urgency=""),
-        stage=stage,
-    ).values_list("category_id", "urgency", "amount", "unit")
-    best = max(rules, key=lambda r: (r[0] is not None, r[1] != ""), default=None)
-    if best is not None:
-        return Limit(best[2], TimeUnit(best[3]))
+    rules = _limits.get()
+    for key in (
+        (category_id, urgency, stage),
+        (category_id, "", stage),
+        (None, urgency, stage),
+        (None, "", stage),
+    ):
+        if (limit := rules.get(key)) is not None:
+            return limit
     amount, unit = settings.CASES_DEFAULT_SLA[stage]
     return Limit(amount, TimeUnit(unit))
 

@@ -46,7 +46,7 @@ from organisation.models import Department, Role
 from . import deadlines
 from .attributes import clean_attributes, unstorable_text
 from .audience import audience, involved
-from .categories import route_for
+from .categories import category_gone, route_for
 from .errors import (
     ActionForbidden,
     CaseConflict,
@@ -497,6 +497,11 @@ def case_report(
         # the unique key until the first committed, and returns its case.
         if submission and submission.CONSTRAINT in str(exc) and (earlier := submission.earlier()):
             return earlier
+        # A category deleted by another process while this one still had it
+        # cached (governance.config_cache).
+        if _violated(exc).startswith("cases_case_category_id_"):
+            category_gone()
+            raise CaseInputError(_("Unknown category."), field="category") from exc
         raise
     # A new case has only what was just recorded: its events (each with its
     # photos) and their photos, known without reading them back.
@@ -504,6 +509,11 @@ def case_report(
     _known(case, "attachments", [a for event in events for a in event.attachments.all()])
     case.replayed = False
     return case
+
+
+def _violated(exc: IntegrityError) -> str:
+    """The name of the constraint a database error reports, or ""."""
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
 
 
 class _Submission:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from governance.config_cache import ConfigCache
 from grids.models import Area, Level
 from tests.factories import AreaFactory, rect
 
@@ -30,6 +31,15 @@ def pytest_collection_modifyitems(session, config, items):
     later serialized_rollback test could no longer restore the migrated data
     (categories, calendar). Nothing transactional follows them at the end."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config_caches():
+    """Per-process configuration caches must not carry what another test
+    stored and rolled back: a rollback sends no signal."""
+    ConfigCache.clear_all()
+    yield
+    ConfigCache.clear_all()
 
 
 CITY_BOX = (119.80, 31.60, 120.10, 31.90)

@@ -18,6 +18,7 @@ from organisation.models import Department
 
 from .. import deadlines
 from ..attributes import unstorable_text
+from ..categories import active_category
 from ..models import (
     Case,
     CaseAttachment,
@@ -314,8 +315,22 @@ class CodeField(serializers.SlugRelatedField):
 
 
 class CategoryCodeField(CodeField):
+    """An active category by its code, from the per-process configuration
+    cache (``active_category``) rather than a query per request."""
+
+    citizens = False
+
     def __init__(self, **kwargs):
-        super().__init__(slug_field="code", queryset=Category.objects.active(), **kwargs)
+        queryset = Category.objects.for_citizens() if self.citizens else Category.objects.active()
+        super().__init__(slug_field="code", queryset=queryset, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and unstorable_text(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=repr(data)[:40])
+        category = active_category(str(data), citizens=self.citizens)
+        if category is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
+        return category
 
 
 class DepartmentCodeField(CodeField):

@@ -22,12 +22,12 @@ from governance.throttles import PUBLIC_RATE_LIMITS
 from grids.selectors import OutsideJurisdiction, grid_for_point
 
 from .. import services
-from ..models import AttachmentKind, Case, Category, Source, Status
+from ..models import AttachmentKind, Case, Source, Status
 from ..photos import hints_for_upload
 from ..selectors import public_photos, public_timeline, tip_by_token
 from .inputs import valid_input
 from .serializers import (
-    CodeField,
+    CategoryCodeField,
     PointSerializer,
     ReportInputSerializer,
     point_json,
@@ -62,9 +62,8 @@ PUBLIC_STATUS_LABELS = {
 }
 
 
-class CitizenCategoryField(CodeField):
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="code", queryset=Category.objects.for_citizens(), **kwargs)
+class CitizenCategoryField(CategoryCodeField):
+    citizens = True
 
 
 class TipCreateSerializer(ReportInputSerializer):

@@ -304,6 +304,10 @@ OPEN311_KEY_SERVICE = env(
 )
 
 # --- Cases -----------------------------------------------------------------------
+# Seconds a process may keep configuration every report reads (categories,
+# deadline rules, the working calendar; governance.config_cache) before it
+# reads it again: how late another process's edit may take effect here.
+CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=60.0)
 # The command level that registers and dispatches a new case (4 community,
 # 3 subdistrict, 2 district, 1 city); escalation moves a case one level up.
 CASES_FIRST_COMMAND_LEVEL = env.int("CASES_FIRST_COMMAND_LEVEL", default=3)

@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from cases import deadlines, services
+from cases import services
 from cases.errors import SubmissionKeyReused
 from cases.models import ApiClient, Case, Source, Status
 from organisation.models import User
@@ -381,11 +381,6 @@ def test_an_anonymous_over_long_key_is_refused(world):
 
 
 # --- Two identical submissions at the same moment ------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar_cache(monkeypatch):
-    monkeypatch.setattr(deadlines, "_cached", None)
 
 
 @pytest.fixture

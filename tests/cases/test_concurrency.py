@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.utils import Error as DjangoDbError
 
-from cases import deadlines, services
+from cases import services
 from cases.errors import CaseConflict, CaseError, CaseNotFound
 from cases.models import Case, CaseEvent, Status
 from organisation.models import Role, RoleMembership
@@ -17,11 +17,6 @@ from tests.cases.conftest import case_in, fresh, wait_until_blocked_by_this_sess
 from tests.factories import UserFactory
 
 RACE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar_cache(monkeypatch):
-    monkeypatch.setattr(deadlines, "_cached", None)
 
 
 def race(*actions, first=None, hook_target=None):

@@ -38,12 +38,6 @@ def at(y, m, d, hh=0, mm=0):
     return dt.datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_calendar_cache(monkeypatch):
-    # The per-process calendar cache must not carry a calendar from another test.
-    monkeypatch.setattr(deadlines, "_cached", None)
-
-
 @pytest.fixture
 def calendar(world):
     return load_calendar()

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from cases import deadlines, sweep, tasks
+from cases import sweep, tasks
 from cases.models import (
     Case,
     CaseDirective,
@@ -29,11 +29,6 @@ pytestmark = pytest.mark.django_db
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar_cache(monkeypatch):
-    monkeypatch.setattr(deadlines, "_cached", None)
 
 
 @pytest.fixture

@@ -129,7 +129,11 @@ def asgi_server(django_db_setup, tmp_path_factory):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # The test settings serve no static files themselves (DEBUG off, no
         # collectstatic): WhiteNoise serves them from the finders.
-        "E2E_SETTINGS": json.dumps({"CHANNEL_LAYERS": layers, "WHITENOISE_USE_FINDERS": True}),
+        # Tests flush and restore the database under the running server: it
+        # must read the configuration afresh rather than keep what it cached.
+        "E2E_SETTINGS": json.dumps(
+            {"CHANNEL_LAYERS": layers, "WHITENOISE_USE_FINDERS": True, "CONFIG_CACHE_SECONDS": 0}
+        ),
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
