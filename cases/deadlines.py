@@ -43,7 +43,7 @@ _calendar = ConfigCache(load_calendar, models=[CalendarDay, CalendarYear, Workin
 
 def current_calendar() -> WorkingCalendar:
     """The stored calendar; reloaded after an edit in this process, and at
-    most a minute late for edits made in another."""
+    most CONFIG_CACHE_SECONDS late for edits made in another."""
     return _calendar.get()
 
 
@@ -119,10 +119,8 @@ def stage_start(
     *,
     now: dt.datetime,
     calendar: WorkingCalendar | None = None,
-    limits: dict | None = None,
 ) -> None:
-    """Start the deadline of the stage the case's status is in (none when final).
-    ``limits`` caches limits across many cases (the sweep)."""
+    """Start the deadline of the stage the case's status is in (none when final)."""
     stage = STAGE_OF_STATUS.get(case.status)
     case.stage_seq += 1
     case.suspended_at = None
@@ -134,12 +132,7 @@ def stage_start(
         case.light = ""
         return
     calendar = calendar or current_calendar()
-    key = (case.category_id, case.urgency, stage)
-    limit = limits.get(key) if limits is not None else None
-    if limit is None:
-        limit = limit_for(category_id=case.category_id, urgency=case.urgency, stage=stage)
-        if limits is not None:
-            limits[key] = limit
+    limit = limit_for(category_id=case.category_id, urgency=case.urgency, stage=stage)
     case.stage, case.stage_unit, case.stage_clock = stage, limit.unit, limit.clock
     case.stage_started_at = now
     case.stage_limit = limit.clock_minutes(calendar)

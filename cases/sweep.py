@@ -80,7 +80,6 @@ class _Run:
     batch: int
     policy: dict
     hours: dict
-    limits: dict = field(default_factory=dict)
     calendar: object = None
 
 
@@ -99,14 +98,14 @@ def sla_sweep(*, now: dt.datetime | None = None, batch: int | None = None) -> Sw
     return result
 
 
-def _restart(case: Case, now, calendar, limits) -> None:
+def _restart(case: Case, now, calendar) -> None:
     """A new dispatch deadline at the centre above: if it runs out too, the
     case climbs again, up to the city. Without a calendar for the year the
     case stays red where it is, and the missing year is logged, rather than
     failing the batch on every run."""
     saved = {name: getattr(case, name) for name in _DEADLINE_FIELDS}
     try:
-        deadlines.stage_start(case, now=now, calendar=calendar, limits=limits)
+        deadlines.stage_start(case, now=now, calendar=calendar)
     except CalendarMissing as exc:
         logger.error("deadline sweep: case %s keeps its deadline: %s", case.number, exc)
         for name, value in saved.items():
@@ -175,7 +174,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 )  # fmt: skip
                 case.command_level -= 1
                 case.version += 1
-                _restart(case, now, _calendar(run), run.limits)
+                _restart(case, now, _calendar(run))
                 event.payload["due_at"] = case.due_at
                 events.append(event)
                 escalated += 1
