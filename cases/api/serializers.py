@@ -311,6 +311,10 @@ class CodeField(serializers.SlugRelatedField):
     def to_internal_value(self, data):
         if isinstance(data, str) and unstorable_text(data):
             self.fail("does_not_exist", slug_name=self.slug_field, value=repr(data)[:40])
+        return self.lookup(data)
+
+    def lookup(self, data):
+        """The object ``data`` names (never text the database cannot hold)."""
         return super().to_internal_value(data)
 
 
@@ -324,9 +328,7 @@ class CategoryCodeField(CodeField):
         queryset = Category.objects.for_citizens() if self.citizens else Category.objects.active()
         super().__init__(slug_field="code", queryset=queryset, **kwargs)
 
-    def to_internal_value(self, data):
-        if isinstance(data, str) and unstorable_text(data):
-            self.fail("does_not_exist", slug_name=self.slug_field, value=repr(data)[:40])
+    def lookup(self, data):
         category = active_category(str(data), citizens=self.citizens)
         if category is None:
             self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
