@@ -1,7 +1,8 @@
 """The case API over HTTP: the real ASGI server under 32 concurrent clients.
 
 Starts uvicorn (``governance.asgi:application``, ``--workers``, default 1) on a
-free loopback port against the benchmark database, waits for /healthz, then
+free loopback port against the benchmark database, waits until every uvicorn
+process has finished its lifespan startup (its HTTP workers warmed up), then
 drives it from a separate load process (``bench/_load.py``: asyncio clients on
 keep-alive HTTP/1.1 connections, each sending its requests back to back)
 through four phases, each ``--warmup`` (3 s) unmeasured, then ``--duration``
@@ -37,18 +38,20 @@ mean latency is 32 / rate (Little's law): a p95 of 150 ms asks for about
 instead and times each request from when it was due, which gives the
 latency at a given load (e.g. ``--rate 100``) rather than at saturation.
 
-The server runs HTTP requests on HTTP_THREADS fixed threads per process
-(governance/asgi.py), each keeping its PostgreSQL connection for
-DB_CONN_MAX_AGE seconds (``--conn-max-age``, default 300 as in the settings;
-0 opens a connection per request). The server inherits the environment
-(HTTP_THREADS, DB_POOL_MAX_SIZE for a pool instead), and ``--settings``
-names its settings module.
+The server runs HTTP requests in HTTP_PROCESSES worker processes per uvicorn
+process (default: one per CPU; 0: on HTTP_THREADS threads of the uvicorn
+process instead; governance/asgi.py), each keeping its PostgreSQL connection
+for DB_CONN_MAX_AGE seconds (``--conn-max-age``, default 300 as in the
+settings; 0 opens a connection per request). The server inherits the
+environment (HTTP_PROCESSES, HTTP_THREADS, DB_POOL_MAX_SIZE for a pool
+instead), and ``--settings`` names its settings module. The run shows the CPU
+of each process of the server (the uvicorn process first).
 
 ``--workers`` and ``--conn-max-age`` take comma-separated lists and run every
-combination (a fresh server each). uvicorn's workers share one listening
-socket and each keeps the keep-alive connections it accepted, so the run shows
-each process's CPU; back-to-back clients start 20 ms apart, since 32
-connections opened at once all land on the worker that accepts first.
+combination (a fresh server each). Several uvicorn processes share one
+listening socket and each keeps the keep-alive connections it accepted;
+back-to-back clients start 20 ms apart, since 32 connections opened at once
+all land on the process that accepts first.
 
 Cases cannot be deleted, so this runs against the benchmark database
 (``bench/_benchdb.py``), never the development one; each run adds a few
@@ -363,7 +366,7 @@ class Server:
         }
         command = [
             sys.executable, "-m", "uvicorn", "governance.asgi:application",
-            "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off",
+            "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
             "--no-access-log", "--workers", str(self.workers),
         ]  # fmt: skip
         started = time.perf_counter()
@@ -377,15 +380,19 @@ class Server:
                 self.fail(f"uvicorn exited with {self.proc.returncode}")
             try:
                 with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200 and (
-                        self.workers == 1 or len(self.pids()) > self.workers
-                    ):
+                    if response.status == 200 and self.ready_workers() == self.workers:
                         return time.perf_counter() - started
             except OSError:
                 pass
             time.sleep(0.2)
         self.fail("/healthz did not answer 200 within 60 s")
         return 0.0
+
+    def ready_workers(self) -> int:
+        """Processes that have finished their startup (the lifespan warm-up,
+        governance.http.Lifespan) and accept connections: one that is still
+        warming up would leave the first clients' connections to the others."""
+        return self.log_path.read_bytes().count(b"Application startup complete.")
 
     def fail(self, message: str) -> None:
         self.stop()

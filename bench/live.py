@@ -531,7 +531,7 @@ class Server:
     def start(self, env: dict) -> float:
         command = [
             sys.executable, "-m", "uvicorn", "governance.asgi:application",
-            "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off",
+            "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
             "--no-access-log", "--ws", self.ws,
             # as bin/run serves it: a third of the memory per connection
             "--ws-per-message-deflate", "false",

@@ -1,10 +1,14 @@
-"""governance.http.WSGIOnThreads: ASGI HTTP requests as WSGI requests on
-threads (the server path is tested end to end in tests/e2e/test_asgi_http.py)."""
+"""governance.http: ASGI HTTP requests as WSGI requests on threads
+(WSGIOnThreads) or in worker processes (WSGIOnProcesses), and the lifespan
+that readies them (the server path is tested end to end in
+tests/e2e/test_asgi_http.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
 import threading
 
 import pytest
@@ -136,3 +140,154 @@ def test_django_answers_through_it_with_its_own_error_format():
     assert sent[0]["status"] == 404
     body = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
     assert body["error"]["code"] == "not_found"
+
+
+# --- Worker processes ------------------------------------------------------------------
+
+ECHO = "tests.http_apps:echo"
+
+
+def request(path="/echo", query=b"", body=b"", method="POST"):
+    """(scope, messages) of one request."""
+    scope = {**SCOPE, "method": method, "path": path, "query_string": query}
+    return scope, [{"type": "http.request", "body": body}]
+
+
+async def call(pool, scope, messages):
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await pool(scope, receive, send)
+    status = sent[0]["status"]
+    headers = dict(sent[0]["headers"])
+    seen = json.loads(headers[b"x-seen"]) if b"x-seen" in headers else None
+    return status, seen, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def on_processes(script, processes=2, warm_up=None):
+    """Start a pool of ``processes`` workers running ``ECHO``, await
+    ``script(pool)``, then stop the pool; what the script returned."""
+
+    async def main():
+        pool = http.WSGIOnProcesses(ECHO, processes=processes, warm_up=warm_up)
+        await pool.startup()
+        try:
+            return await script(pool)
+        finally:
+            pool.shutdown()
+
+    return asyncio.run(main())
+
+
+def test_a_request_reaches_a_worker_process_whole():
+    body = "区域".encode() * 2000
+    status, seen, content = on_processes(
+        lambda pool: call(pool, *request("/open311/v2/区域/", b"lang=zh", body)), processes=1
+    )
+    assert status == 201 and content == b"got " + body
+    assert seen["pid"] != os.getpid()
+    assert seen["PATH_INFO"].encode("latin1").decode() == "/open311/v2/区域/"
+    assert seen["QUERY_STRING"] == "lang=zh" and seen["CONTENT_LENGTH"] == str(len(body))
+    assert seen["HTTP_ACCEPT"] == "application/json,text/xml"
+    assert seen["REMOTE_ADDR"] == "203.0.113.9" and seen["wsgi.url_scheme"] == "https"
+
+
+def test_a_large_body_and_response_cross_between_processes(settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000  # the body is spooled to a file first
+    body = bytes(range(256)) * 40_000  # 10 MB
+    status, _seen, content = on_processes(lambda pool: call(pool, *request(body=body)), 1)
+    assert status == 201 and content == b"got " + body
+
+
+def test_a_request_goes_to_whichever_worker_is_free():
+    async def script(pool):
+        slow = asyncio.ensure_future(call(pool, *request(query=b"sleep=1.5")))
+        await asyncio.sleep(0.3)  # the slow one has a worker now
+        quick = [await call(pool, *request()) for _ in range(4)]
+        return (await slow)[1]["pid"], [seen["pid"] for _status, seen, _c in quick]
+
+    slow_pid, quick_pids = on_processes(script)
+    # Not in turn: every quick request went to the worker that was free.
+    assert len(set(quick_pids)) == 1 and quick_pids[0] != slow_pid
+
+
+def test_a_worker_that_dies_fails_only_its_request_and_is_replaced(caplog):
+    async def script(pool):
+        first = await call(pool, *request())
+        died = await call(pool, *request(query=b"die=1"))
+        after = [await call(pool, *request()) for _ in range(4)]
+        return first, died, after, [w.process.pid for w in pool.workers]
+
+    first, died, after, pids = on_processes(script, processes=1)
+    assert died[0] == 500
+    assert json.loads(died[2])["error"]["code"] == "server_error"
+    assert [status for status, _s, _c in after] == [201] * 4
+    replacement = after[0][1]["pid"]
+    assert replacement != first[1]["pid"] and pids == [replacement]
+    assert "failed on /echo" in caplog.text
+
+
+def test_each_worker_warms_up_before_it_serves():
+    warm_up = [request(method="GET")[0]] * 3
+
+    async def script(pool):
+        return await asyncio.gather(*(call(pool, *request(query=b"sleep=0.5")) for _ in range(2)))
+
+    results = on_processes(script, warm_up=warm_up)
+    assert len({seen["pid"] for _status, seen, _c in results}) == 2
+    # Each worker ran the three warm-up requests before a client's.
+    assert [seen["served"] for _status, seen, _c in results] == [4, 4]
+
+
+def test_workers_serve_http_only():
+    with pytest.raises(ValueError, match="websocket"):
+        asyncio.run(http.WSGIOnProcesses(ECHO, processes=1)({"type": "websocket"}, None, None))
+
+
+def test_lifespan_readies_the_workers_then_freezes_what_is_loaded():
+    events = []
+
+    class Workers:
+        async def startup(self):
+            events.append(("startup", gc.get_freeze_count()))
+
+        def shutdown(self):
+            events.append(("shutdown", None))
+
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    gc.unfreeze()
+    try:
+        asyncio.run(http.Lifespan(Workers())({"type": "lifespan"}, receive, send))
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert events == [("startup", 0), ("shutdown", None)]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert frozen > 0
+
+
+def test_each_thread_warms_up_before_it_serves():
+    ran = []
+
+    def app(environ, start_response):
+        ran.append((threading.current_thread().name, environ["PATH_INFO"]))
+        start_response("200 OK", [])
+        return [b""]
+
+    warm_up = [request("/one", method="GET")[0], request("/two", method="GET")[0]]
+    asyncio.run(http.WSGIOnThreads(app, threads=3, warm_up=warm_up).startup())
+    assert len({name for name, _path in ran}) == 3
+    assert sorted(path for _name, path in ran) == ["/one"] * 3 + ["/two"] * 3

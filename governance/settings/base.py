@@ -15,6 +15,7 @@ MAP_TILE_URL      tile URL template for maps (empty: boundaries on a blank map)
 CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives up
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -95,8 +96,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 # GeoDjango needs the PostGIS backend whatever scheme the URL was written with.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
-# HTTP requests run on a fixed set of threads per server process (HTTP_THREADS,
-# governance/asgi.py), so each thread keeps its connection between requests.
+# HTTP requests run in long-lived worker processes (HTTP_PROCESSES) or threads
+# (HTTP_THREADS), governance/asgi.py: each keeps its connection between requests.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=300))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side prepared statements for the few hot statements that ask for them
@@ -126,13 +127,15 @@ def use_pool(databases: dict, default_size: int) -> int:
 
 
 DB_POOL_MAX_SIZE = use_pool(DATABASES, default_size=0)
-# Threads per server process running HTTP requests (governance/asgi.py); each
-# holds a database connection. One by default: the requests are CPU-bound
-# Python, and threads of one process contend for its interpreter lock
-# (bench/http_api.py, 2 processes on 2 cores, 32 clients back to back:
-# creation 13.5 ms of server CPU with one thread each, 14.5 with 2, 15.9
-# with 4). Serve more requests at once with more processes (uvicorn
-# --workers); raise this when requests wait on slow I/O.
+# Where a server process (uvicorn) runs HTTP requests (governance/asgi.py):
+# HTTP_PROCESSES worker processes, one request at a time each, the next
+# request to whichever is free (default: one per CPU). Requests are CPU-bound
+# Python, so each needs a process of its own to use a core; and keep-alive
+# connections cling to the uvicorn process that accepted them (uvicorn
+# --workers), which leaves one busy while another idles. With 0, requests run
+# on HTTP_THREADS threads of the server process itself (they share its
+# interpreter lock); each worker process or thread holds a database connection.
+HTTP_PROCESSES = env.int("HTTP_PROCESSES", default=len(os.sched_getaffinity(0)))
 HTTP_THREADS = env.int("HTTP_THREADS", default=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -70,15 +70,12 @@ def page(browser):
 # REDIS_URL, under a prefix of this run's own.
 
 SERVER_MAIN = """
-import json, os, sys
+import sys
 import uvicorn
-from django.conf import settings
 
-for name, value in json.loads(os.environ["E2E_SETTINGS"]).items():
-    setattr(settings, name, value)
 uvicorn.run(
     "governance.asgi:application", host="127.0.0.1", port=int(sys.argv[1]),
-    lifespan="off", log_level="warning", access_log=False,
+    lifespan="on", log_level="warning", access_log=False,
 )
 """
 
@@ -124,7 +121,7 @@ def asgi_server(django_db_setup, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "governance.settings.test",
+        "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
         "DATABASE_URL": _database_url(connection.settings_dict),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # The test settings serve no static files themselves (DEBUG off, no
