@@ -28,6 +28,7 @@ from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.serializers.json import DjangoJSONEncoder
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ async def send_many_async(batch: Batch) -> int:
     layer = get_channel_layer()
     if layer is None:
         return 0
+    if isinstance(layer, RedisPubSubChannelLayer):
+        return await _publish(layer, batch)
     failed = 0
     for groups, message, origin in batch:
         packed = envelope(message, origin)
@@ -73,6 +76,36 @@ async def send_many_async(batch: Batch) -> int:
                 await layer.group_send(group, packed)
             except Exception as exc:  # must not reach the caller
                 failed += 1
+                logger.error("live push of %s to %s failed: %r", _describe(message), group, exc)
+    return failed
+
+
+async def _publish(layer: RedisPubSubChannelLayer, batch: Batch) -> int:
+    """What ``layer.group_send`` does for each group (a PUBLISH of the encoded
+    message to the group's channel), with every PUBLISH to one Redis server in
+    one pipeline: one round trip instead of one per group (a case event goes
+    to 6-8 groups: 0.5 ms of CPU instead of 1.3). Through the layer's own
+    channel names, shards and connections (channels_redis.pubsub, pinned)."""
+    loop_layer = layer._get_layer()
+    by_shard: dict = {}
+    for groups, message, origin in batch:
+        data = layer.serialize(envelope(message, origin))
+        for group in groups:
+            channel = loop_layer._get_group_channel_name(group)
+            shard = loop_layer._get_shard(channel)
+            by_shard.setdefault(shard, []).append((channel, data, message, group))
+    failed = 0
+    for shard, sends in by_shard.items():
+        try:
+            async with shard._lock:
+                shard._ensure_redis()
+                async with shard._redis.pipeline(transaction=False) as pipe:
+                    for channel, data, _message, _group in sends:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+        except Exception as exc:  # must not reach the caller
+            failed += len(sends)
+            for _channel, _data, message, group in sends:
                 logger.error("live push of %s to %s failed: %r", _describe(message), group, exc)
     return failed
 
