@@ -207,7 +207,7 @@ def warm_up_scopes(paths: list[str]) -> list[dict]:
             "scheme": "http",
             "path": path,
             "query_string": b"",
-            "headers": [(b"host", host.encode("idna")), (b"accept-language", code.encode())],
+            "headers": [(b"host", host.encode("latin1")), (b"accept-language", code.encode())],
             "client": ("127.0.0.1", 0),
             "server": (host, 80),
         }
