@@ -61,7 +61,7 @@ configured Redis, not the development one, and the Celery tasks it queues
 there (photo thumbnails: no worker runs here) are dropped at the end. About
 100 s per server configuration.
 
-Run with ``bin/bench http_api`` (``bin/bench http_api --workers 1,2``).
+Run with ``bin/bench http_api`` (``bin/bench http_api --rate 100``).
 """
 
 from __future__ import annotations

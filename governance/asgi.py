@@ -17,16 +17,17 @@ the workers warm up before the server takes a connection.
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.production")
 
 # Django must be set up before anything imports models (consumers, middleware).
-django_wsgi_app = get_wsgi_application()
+django.setup(set_prefix=False)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from governance.http import Lifespan, WSGIOnProcesses, WSGIOnThreads, warm_up_scopes  # noqa: E402
 from notifications.auth import OriginValidatorForBrowsers, TokenAuthMiddleware  # noqa: E402
@@ -40,7 +41,8 @@ if settings.HTTP_PROCESSES:
         "governance.wsgi:application", processes=settings.HTTP_PROCESSES, warm_up=warm_up
     )
 else:
-    http = WSGIOnThreads(django_wsgi_app, threads=settings.HTTP_THREADS, warm_up=warm_up)
+    # Only here does this process run Django's handler (its middleware) itself.
+    http = WSGIOnThreads(WSGIHandler(), threads=settings.HTTP_THREADS, warm_up=warm_up)
 application = ProtocolTypeRouter(
     {
         "http": http,

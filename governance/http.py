@@ -223,13 +223,19 @@ def run_warm_up(runner: WSGIRunner, scopes: list[dict]) -> None:
             logger.warning("warm-up request %s answered %s", scope["path"], status)
 
 
+def freeze_what_is_loaded() -> None:
+    """Leave what the process has loaded by now out of the garbage
+    collector's full passes: it lives as long as the process, and a full
+    collection would otherwise walk all of it (about 150,000 objects, some
+    100 ms with the interpreter lock held, every few seconds under load) to
+    find the cyclic garbage that requests leave."""
+    gc.collect()
+    gc.freeze()
+
+
 class Lifespan:
     """The ASGI lifespan protocol: on startup, ``http`` readies itself (its
-    warm-up requests), then the garbage collector freezes what the process
-    has loaded: it lives as long as the process, and a full collection would
-    otherwise walk all of it (about 150,000 objects, some 100 ms with the
-    interpreter lock held, every few seconds under load) to find the cyclic
-    garbage that requests leave."""
+    warm-up requests), then this process freezes what it has loaded."""
 
     def __init__(self, http):
         self.http = http
@@ -239,8 +245,7 @@ class Lifespan:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.http.startup()
-                gc.collect()
-                gc.freeze()
+                freeze_what_is_loaded()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.http.shutdown()
@@ -292,8 +297,7 @@ def _worker_main(sock: socket.socket, app_path: str, warm_up: list[dict]) -> Non
     module, _sep, name = app_path.partition(":")
     runner = WSGIRunner(getattr(importlib.import_module(module), name))
     run_warm_up(runner, warm_up)
-    gc.collect()
-    gc.freeze()  # see Lifespan
+    freeze_what_is_loaded()
     _send_frame(sock, b"ready")
     while (data := _recv_frame(sock)) is not None:
         environ, body = pickle.loads(data)  # noqa: S301 - from the server process that started this one
