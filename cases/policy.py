@@ -23,10 +23,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from governance.db import fetchone_prepared
 from organisation.models import Role, RoleMembership
 
 from .models import Case, CaseFollower, CaseGroupObjectPermission, CaseUserObjectPermission
@@ -132,12 +132,10 @@ def scope_of(user) -> Scope:
     cached = getattr(user, "_case_scope", None)
     if cached is not None:
         return cached
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _scope_sql(),
-            {"user": user.pk, "day": timezone.localdate(), "codenames": list(GRANT_CODENAMES)},
-        )
-        group_ids, extra, cohandled, memberships, grid_ids = cursor.fetchone()
+    group_ids, extra, cohandled, memberships, grid_ids = fetchone_prepared(
+        _scope_sql(),
+        {"user": user.pk, "day": timezone.localdate(), "codenames": list(GRANT_CODENAMES)},
+    )
     roles = {role for role, _path, _level, _department in memberships}
     scope = Scope(
         user_id=user.pk,
@@ -165,8 +163,8 @@ GRANT_CODENAMES = ("view_case", "cohandle_case")
 
 @functools.cache
 def _scope_sql() -> str:
-    """Every part of a user's scope in one statement: each request needs it,
-    and five ORM queries cost more than the rest of a small request. The grid
+    """Every part of a user's scope in one prepared statement: each request
+    needs it, and five ORM queries cost more than the rest of a small request. The grid
     assignments in force are ``grids.selectors.assigned_on``; tests hold the
     two to the same answer."""
     from django.contrib.auth import get_user_model

@@ -12,14 +12,25 @@ def copied(fields: dict) -> dict:
 
     DRF deep-copies each field, which rebuilds it from its arguments. A
     field keeps no per-instance state but what ``bind`` sets on it, so a
-    shallow copy serves; nested serializers and fields with a child (lists,
-    dicts) are deep-copied, as what they hold is bound to them."""
-    return {
-        name: copy.deepcopy(field)
-        if isinstance(field, serializers.BaseSerializer) or hasattr(field, "child")
-        else copy.copy(field)
-        for name, field in fields.items()
-    }
+    shallow copy serves, nested serializers included, as they build their
+    own fields only when first used; a field or serializer with a child
+    (lists, dicts, many=True) gets a copy of the child bound to it."""
+    return {name: _copy(field) for name, field in fields.items()}
+
+
+def _copy(field):
+    if "fields" in field.__dict__:
+        # A nested serializer whose own fields were built (and bound to it).
+        return copy.deepcopy(field)
+    # ``copy.copy``, without its trip through ``__reduce_ex__``.
+    new = object.__new__(type(field))
+    new.__dict__.update(field.__dict__)
+    if "child" in new.__dict__:
+        # A list or dict field: its own copy of the child, which its
+        # __init__ bound to it (the rest of that binding is copied as is).
+        new.child = _copy(field.child)
+        new.child.parent = new
+    return new
 
 
 class ModelSerializer(serializers.ModelSerializer):

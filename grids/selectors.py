@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from governance.db import fetchone_prepared
 
 from . import codes
 from .coords import CoordinateSystem, many_to_wgs84, parse_coordinate_system, to_wgs84
@@ -103,25 +104,10 @@ def grid_for_point(
     """The one grid containing the point (see the module docstring for the rule)."""
     system = parse_coordinate_system(crs) if isinstance(crs, str) else crs
     w_lng, w_lat = to_wgs84(lng, lat, system)
-    row = _fetchone_prepared(POINT_TO_GRID_SQL, (w_lng, w_lat))
+    row = fetchone_prepared(POINT_TO_GRID_SQL, (w_lng, w_lat))
     if row is None:
         raise OutsideJurisdiction(lng, lat, system.value, (w_lng, w_lat))
     return GridMatch(*row)
-
-
-def _fetchone_prepared(sql: str, params: tuple) -> tuple | None:
-    """Run a hot, fixed statement as a server-side prepared statement.
-
-    Django's cursors bind parameters on the client and never prepare, so
-    every call would be planned anew; for this lookup planning costs about as
-    much as executing. The statement runs on Django's own connection (same
-    transaction, same error translation) but is left out of Django's query
-    log. With DB_PREPARE_THRESHOLD=none it runs unprepared.
-    """
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
 
 
 def grids_for_points(

@@ -19,9 +19,9 @@ from django.contrib.auth.models import AnonymousUser
 
 @database_sync_to_async
 def _user_for(key: str):
-    from rest_framework.authtoken.models import Token
+    from organisation.tokens import token_for_key
 
-    token = Token.objects.select_related("user").filter(key=key).first()
+    token = token_for_key(key)
     if token is None or not token.user.is_active:
         return AnonymousUser()
     return token.user

@@ -107,13 +107,15 @@ class CaseListSerializer(ModelSerializer):
     def represent(cls, rows) -> list[dict]:
         """The serializer's output for ``rows`` (from ``rows``)."""
         now, tz = timezone.now(), timezone.get_current_timezone()
+        # Translated once per page, not once per row.
+        labels = {status: str(label) for status, label in STATUS_LABELS.items()}
         out = []
         for r in rows:
             out.append({
                 "id": r["id"],
                 "number": r["number"],
                 "status": r["status"],
-                "status_display": str(STATUS_LABELS.get(r["status"], r["status"])),
+                "status_display": labels.get(r["status"], r["status"]),
                 "source": r["source"],
                 "category": _ref(r, "category"),
                 "description": r["description"],

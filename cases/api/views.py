@@ -18,6 +18,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from governance.api_errors import JSONParser
+from governance.api_serializers import Serializer
 
 from .. import services
 from ..errors import CaseInputError
@@ -38,7 +39,7 @@ class CaseCursorPagination(CursorPagination):
         return getattr(view, "ordering", self.ordering)
 
 
-class CaseFilterSerializer(serializers.Serializer):
+class CaseFilterSerializer(Serializer):
     status = serializers.MultipleChoiceField(choices=Status.choices, required=False)
     category = serializers.CharField(required=False, max_length=6)
     area = serializers.IntegerField(required=False, min_value=1)
