@@ -19,9 +19,9 @@ is recorded.
 ``push_from`` says where the services run. "thread": in plain threads, as in
 a Celery task or a management command. "loop": each action goes from the
 process's event loop through ``sync_to_async``, as Django's ASGI handler
-runs a view for an API request under uvicorn. Either way ``live.send`` hands
-its pushes to the process's one publisher loop (notifications.live), which
-keeps its Redis connection.
+runs a view for an API request under uvicorn. Either way ``live.send``
+publishes in the calling thread over the process's kept Redis connection
+(notifications.live).
 
 Each thread keeps ``in_flight`` cases open: it reports a new case
 when it has fewer, else it moves its oldest case one step on, so the actions
@@ -43,7 +43,7 @@ which times it and counts the groups the channel layer refused. Every other
 too.
 
 After the run, ``probe`` pushes of an eight-group message to groups no one
-follows compare the cost of ``live.send`` (the publisher loop) with
+follows compare the cost of ``live.send`` (the process's publisher) with
 ``async_to_sync(send_async)`` (a new event loop, thread and Redis
 connection per call outside an event loop).
 
@@ -300,7 +300,7 @@ class Worker(threading.Thread):
 
 
 def probe(n: int) -> dict:
-    """Seconds per ``live.send`` (the publisher loop) and per
+    """Seconds per ``live.send`` (the process's publisher) and per
     ``async_to_sync(send_async)`` (an event loop per call), each ``n`` times,
     to eight groups no one follows."""
     groups = [f"case.{10**12 + i}" for i in range(8)]
@@ -317,7 +317,7 @@ def probe(n: int) -> dict:
         "n": n,
         "groups": len(groups),
         "async_to_sync": per_call(lambda: async_to_sync(live.send_async)(groups, message)),
-        "one_loop": per_call(lambda: _send_many([(groups, message, "")])),
+        "publisher": per_call(lambda: _send_many([(groups, message, "")])),
     }
 
 

@@ -25,11 +25,11 @@ run's own: see bench/_live_settings.py). Then, for each ``--clients`` count
    dispatchers of its subdistrict, district and city and the handlers of its
    department. The drivers record when each event's transaction committed
    and how long the pushes after it took (``notifications.live``: sync code
-   hands them to the process's publisher loop). With ``--push-from loop``
+   publishes over the process's kept Redis connection). With ``--push-from loop``
    (the default) the services run from an event loop through
    ``sync_to_async``, as for an API request under uvicorn; with ``thread``
    in plain threads, as in a Celery task. A probe after the run compares
-   the publisher loop with ``async_to_sync`` (an event loop per push).
+   that publisher with ``async_to_sync`` (an event loop per push).
 3. Check. ``--grace`` seconds after the window ends, and once no message
    has come for 2 s (at most ``--drain`` seconds more: a server that fell
    behind is still delivering), the clients hang up.
@@ -1146,7 +1146,7 @@ def print_phase(p: Phase) -> None:
         pr = d["probe"]
         print(
             f"{pad}push probe ({pr['groups']} groups, {pr['n']} times): live.send (the "
-            f"publisher loop) {ms(pr['one_loop'])} ms per call, async_to_sync(send_async) "
+            f"process's publisher) {ms(pr['publisher'])} ms per call, async_to_sync(send_async) "
             f"(an event loop per call) {ms(pr['async_to_sync'])} ms",
             flush=True,
         )
