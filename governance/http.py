@@ -404,9 +404,18 @@ class WSGIOnProcesses(_WSGIOnWorkers):
         except (OSError, asyncio.IncompleteReadError):
             pid = worker.process.pid
             logger.exception("HTTP worker process %s failed on %s", pid, environ["PATH_INFO"])
-            task = asyncio.ensure_future(self._replace(worker))
-            self._replacing.add(task)
-            task.add_done_callback(self._replacing.discard)
+            self._start_replacing(worker)
             return 500, [(b"content-type", b"application/json")], WORKER_FAILED
+        except asyncio.CancelledError:
+            # The server gave up on the request (a forced shutdown) while the
+            # worker ran it: its answer would come unread, ahead of the next
+            # request's, so the worker is not reused.
+            self._start_replacing(worker)
+            raise
         self.idle.put_nowait(worker)
         return response
+
+    def _start_replacing(self, worker: _Worker) -> None:
+        task = asyncio.ensure_future(self._replace(worker))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)

@@ -232,6 +232,26 @@ def test_a_worker_that_dies_fails_only_its_request_and_is_replaced(caplog):
     assert "failed on /echo" in caplog.text
 
 
+def test_a_request_cancelled_while_its_worker_runs_it_costs_the_pool_no_worker():
+    async def script(pool):
+        cancelled = asyncio.ensure_future(call(pool, *request(query=b"sleep=0.5")))
+        await asyncio.sleep(0.2)  # its worker is running it
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        # The next requests are answered, each with its own answer, by a
+        # worker other than the one whose answer nobody read.
+        after = [
+            await asyncio.wait_for(call(pool, *request(body=str(n).encode())), 10) for n in range(3)
+        ]
+        return after, len(pool.workers)
+
+    after, workers = on_processes(script, processes=1)
+    assert [content for _status, _seen, content in after] == [b"got 0", b"got 1", b"got 2"]
+    assert [seen["served"] for _status, seen, _content in after] == [1, 2, 3]
+    assert workers == 1
+
+
 def test_each_worker_warms_up_before_it_serves():
     warm_up = [request(method="GET")[0]] * 3
 
