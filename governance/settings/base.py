@@ -101,7 +101,8 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=300))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side prepared statements for the few hot statements that ask for them
-# (point-to-grid). Django's own queries bind client-side and never prepare.
+# (governance.db: API token, the user's scope, point-to-grid). Django's own
+# queries bind client-side and never prepare.
 # Set DB_PREPARE_THRESHOLD=none behind a pooler that cannot keep them.
 _prepare = env("DB_PREPARE_THRESHOLD", default="5").strip().lower()
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
