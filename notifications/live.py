@@ -96,7 +96,10 @@ class _Publisher:
         self.layer = layer
         # Only for its naming and sharding: it is never run on a loop.
         self.names = RedisPubSubLoopLayer(*layer._args, **layer._kwargs, channel_layer=layer)
-        self.clients = {shard: _sync_client(shard.host) for shard in self.names._shards}
+        self.clients = {
+            shard: redis.Redis(connection_pool=_sync_pool(shard.host))
+            for shard in self.names._shards
+        }
 
     def run(self, batch: Batch) -> int:
         by_shard: dict = {}
@@ -120,22 +123,21 @@ class _Publisher:
         return failed
 
 
-def _sync_client(host: dict) -> redis.Redis:
-    """A Redis client for one of the layer's hosts, as channels_redis.utils.create_pool
-    connects to it, but blocking."""
+def _sync_pool(host: dict) -> redis.ConnectionPool:
+    """A pool of connections to one of the layer's hosts: what
+    channels_redis.utils.create_pool makes of the host's settings, with
+    redis-py's blocking classes."""
     host = dict(host)
     if "address" in host:
-        return redis.Redis.from_url(host.pop("address"), **host)
-    if "master_name" in host:
-        sentinel = redis.sentinel.Sentinel(
-            host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs", None)
+        return redis.ConnectionPool.from_url(host.pop("address"), **host)
+    master_name = host.pop("master_name", None)
+    if master_name is not None:
+        sentinels = host.pop("sentinels")
+        sentinel_kwargs = host.pop("sentinel_kwargs", None)
+        return redis.sentinel.SentinelConnectionPool(
+            master_name, redis.sentinel.Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs), **host
         )
-        return redis.Redis(
-            connection_pool=redis.sentinel.SentinelConnectionPool(
-                host.pop("master_name"), sentinel, **host
-            )
-        )
-    return redis.Redis(**host)
+    return redis.ConnectionPool(**host)
 
 
 _publisher: _Publisher | None = None

@@ -77,3 +77,32 @@ async def test_a_batch_to_a_stopped_redis_fails_each_send_and_logs_it(redis_laye
     logged = [r.getMessage() for r in caplog.records]
     pushes = [m for m in logged if m.startswith("live push of case.event 12 to")]
     assert len(pushes) == 2 and all("failed" in m for m in pushes), logged
+
+
+HOSTS = [
+    {"address": "redis://127.0.0.1:6399/3", "socket_timeout": 2.0},
+    {"host": "127.0.0.1", "port": 6399, "db": 3, "socket_connect_timeout": 2.0},
+    {"master_name": "mymaster", "sentinels": [("127.0.0.1", 26399)], "db": 2},
+]
+
+
+@pytest.mark.parametrize("host", HOSTS, ids=["address", "keywords", "sentinel"])
+def test_the_publisher_reaches_a_host_as_the_layer_does(host):
+    """Each form of CHANNEL_LAYERS host gives the publisher's blocking pool
+    the connection settings channels_redis gives the layer's own."""
+    from channels_redis.utils import create_pool
+
+    def settings_of(pool) -> dict:
+        # Not redis-py's own objects and bookkeeping (orig_*: what it records
+        # for its maintenance notifications), which differ between its
+        # blocking and asyncio pools.
+        plain = (str, int, float, bool, type(None), list, tuple)
+        return {
+            k: v
+            for k, v in pool.connection_kwargs.items()
+            if isinstance(v, plain) and not k.startswith("orig_")
+        }
+
+    ours, theirs = live._sync_pool(host), create_pool(host)
+    assert settings_of(ours) == settings_of(theirs)
+    assert getattr(ours, "service_name", None) == getattr(theirs, "service_name", None)
