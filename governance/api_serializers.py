@@ -40,9 +40,8 @@ class ModelSerializer(serializers.ModelSerializer):
     DRF introspects the model every time a serializer is made: once per
     response, and once per nested serializer built in a method field. Each
     instance here gets a copy of the first build (``copied``). Only for
-    serializers whose
-    ``get_fields`` depends on nothing but their class (Meta and declared
-    fields), which is every one that does not override it.
+    serializers whose ``get_fields`` depends on nothing but their class
+    (Meta and declared fields), which is every one that does not override it.
     """
 
     def get_fields(self):

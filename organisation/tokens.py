@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -24,14 +24,16 @@ from governance.db import fetchone_prepared
 @functools.cache
 def _lookup() -> tuple[str, list[str]]:
     """The statement, and the user's attribute names in its column order."""
-    user_model = get_user_model()
-    fields = user_model._meta.concrete_fields
-    columns = ", ".join(f'u."{field.column}"' for field in fields)
+    qn = connection.ops.quote_name
+    user_meta, token_meta = get_user_model()._meta, Token._meta
+    fields = user_meta.concrete_fields
+    columns = ", ".join(f"u.{qn(field.column)}" for field in fields)
     sql = (
-        f'SELECT t."created", {columns} '
-        f'FROM "{Token._meta.db_table}" t '
-        f'JOIN "{user_model._meta.db_table}" u ON u."id" = t."user_id" '
-        f'WHERE t."key" = %s'
+        f"SELECT t.{qn(token_meta.get_field('created').column)}, {columns} "
+        f"FROM {qn(token_meta.db_table)} t "
+        f"JOIN {qn(user_meta.db_table)} u "
+        f"ON u.{qn(user_meta.pk.column)} = t.{qn(token_meta.get_field('user').column)} "
+        f"WHERE t.{qn(token_meta.pk.column)} = %s"
     )
     return sql, [field.attname for field in fields]
 
