@@ -25,9 +25,22 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
+from django.utils.crypto import salted_hmac
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]  # scheme, host, port
+
+
+SESSION = "session"
+TOKEN = "token"  # noqa: S105 - a kind of credential, not one
+
+
+def credential(kind: str, key: str | None) -> str:
+    """What a live connection was signed in with (a session or a token), as
+    the control messages that close it name it: a keyed hash, so that no key
+    travels over the channel layer."""
+    digest = salted_hmac("notifications.live.credential", key or "", algorithm="sha256")
+    return f"{kind}:{digest.hexdigest()[:32]}"
 
 
 @database_sync_to_async
@@ -62,7 +75,8 @@ class TokenAuthMiddleware:
         headers = scope.get("headers", ())
         key = _token(headers)
         if key is not None:
-            scope = dict(scope, user=await _user_for(key) if key else AnonymousUser())
+            user = await _user_for(key) if key else AnonymousUser()
+            scope = dict(scope, user=user, credential=credential(TOKEN, key))
         elif not _has_origin(headers):
             scope = dict(scope, user=AnonymousUser())
         return await self.app(scope, receive, send)
