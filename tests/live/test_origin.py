@@ -80,7 +80,7 @@ def test_trusted_origins_match_with_their_port(settings):
     assert not origin_allowed(handshake("localhost", "https://gov.example.evil:8443"))
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_through_the_stack_another_port_is_refused_and_the_same_port_signs_in(world):
     cookie = await sync_to_async(session_cookie)(world.handler)
     host = (b"host", b"localhost:8000")
