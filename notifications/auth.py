@@ -9,11 +9,14 @@ connection was made to, as Django's CSRF check has it: the ``Host`` header
 (``wss``, or SECURE_PROXY_SSL_HEADER from the front server); or one of
 CSRF_TRUSTED_ORIGINS. Scheme, host and port must all match, a missing port
 being the scheme's default: a page served on another port of the same host
-is another site. Other clients (phone apps,
-the hotline system) send no Origin and authenticate with
-``Authorization: Token <key>``, the REST API's token: without an Origin, a
-session cookie alone signs no one in. A token that is present but unknown
-signs the connection out rather than falling back to the session.
+is another site.
+
+Other clients (phone apps, the hotline system) send no Origin and
+authenticate with ``Authorization: Token <key>``, the REST API's token:
+without an Origin, a session cookie alone signs no one in. A token that is
+present but unknown signs the connection out rather than falling back to the
+session. What a connection was signed in with is kept (``credential``), so
+that signing out or deleting the token closes it (notifications.access).
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from django.utils.crypto import salted_hmac
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]  # scheme, host, port
-
 
 SESSION = "session"
 TOKEN = "token"  # noqa: S105 - a kind of credential, not one

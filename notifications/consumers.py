@@ -84,7 +84,7 @@ def _next_midnight() -> float:
     return midnight.timestamp() + random.uniform(0, MIDNIGHT_SPREAD_SECONDS)  # noqa: S311
 
 
-_CASE = audience.case_group(0).removesuffix("0")  # the prefix of case groups
+_CASE = f"{audience.CASE}."  # the prefix of case groups
 
 
 def _parse(text_data) -> dict | None:
