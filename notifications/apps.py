@@ -13,4 +13,8 @@ class NotificationsConfig(AppConfig):
 
         case_event_committed.connect(live.push_case_event, dispatch_uid="notifications.live")
 
+        from . import access
+
+        access.connect()  # live connections follow their user's access
+
         from . import checks, receivers  # noqa: F401 - system checks; stores notifications

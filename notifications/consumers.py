@@ -4,24 +4,42 @@ One consumer per connection. It joins the user's own group on connecting
 and the groups the client asks for, each checked when asked
 (``cases.audience.may_join``); everything pushed to those groups is forwarded
 as it was encoded once by ``notifications.live.send``.
+
+Access is kept, not only checked on joining:
+
+* a department, area or case group stays joined only while the user's scope
+  allows it: the scope is read again, and the groups it no longer allows are
+  left, when the user's roles or grids change (a ``scope`` control message to
+  the user's own group, notifications.access) and at the first push after
+  midnight (grids are assigned by the day);
+* a case event that reaches the connection only through the case's own group
+  is checked against the scope held in memory (``cases.policy.sees``, no
+  query): the case may have left the user's scope by that very event (a
+  return, a re-dispatch); the connection then leaves the case's group;
+* the connection closes on a ``close`` control message: when its session
+  signs out, its token is deleted, the password changes (session
+  connections) or the account is deactivated.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import random
 import time
 import uuid
 from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases import audience
+from cases import audience, policy
 from cases.models import CaseEvent
 
-from . import live
+from . import auth, live
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +52,11 @@ SCOPE_FRESH_SECONDS = 60
 RECENT_EVENTS = 256
 
 # Close codes (4000-4999 are the application's).
-CLOSE_UNAUTHENTICATED = 4401
+CLOSE_UNAUTHENTICATED = 4401  # not signed in, or signed out since (session, token, password)
+CLOSE_DEACTIVATED = 4403  # the account was deactivated or deleted
+# Connections read their scope again in the first push after midnight, spread
+# over this many seconds so that they do not all query at once.
+MIDNIGHT_SPREAD_SECONDS = 60
 
 
 @database_sync_to_async
@@ -43,8 +65,26 @@ def _latest_event_id() -> int:
 
 
 @database_sync_to_async
-def _may_join(user, group: str, refresh: bool) -> bool:
-    return audience.may_join(user, group, refresh=refresh)
+def _may_join(user, group: str, refresh: bool) -> tuple[bool, policy.Scope]:
+    """Whether the user may follow ``group``, and their scope as it was read."""
+    return audience.may_join(user, group, refresh=refresh), policy.scope_of(user)
+
+
+@database_sync_to_async
+def _rechecked(user, groups: list[str]) -> tuple[policy.Scope, list[str]]:
+    """The user's scope read afresh, and those of ``groups`` it no longer allows."""
+    policy.forget_scope(user)
+    scope = policy.scope_of(user)
+    return scope, [group for group in groups if not audience.may_join(user, group)]
+
+
+def _next_midnight() -> float:
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    midnight = timezone.make_aware(dt.datetime.combine(tomorrow, dt.time()))
+    return midnight.timestamp() + random.uniform(0, MIDNIGHT_SPREAD_SECONDS)  # noqa: S311
+
+
+_CASE = f"{audience.CASE}."  # the prefix of case groups
 
 
 def _parse(text_data) -> dict | None:
@@ -65,12 +105,20 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.scope_read_at = float("-inf")
         self.recent: deque[int] = deque(maxlen=RECENT_EVENTS)
         self.recent_ids: set[int] = set()
+        # The scope held for checking events; read on subscribing (only case
+        # groups need it, and joining one reads it).
+        self.case_scope = policy.Scope(user_id=None)
+        self.scope_expires = float("inf")
+        self.ending = False
         # Accepted first, so that the close code reaches the client (a
         # handshake refused before accepting is a bare HTTP 403).
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.credential = self.scope.get("credential") or auth.credential(
+            auth.SESSION, getattr(self.scope.get("session"), "session_key", None)
+        )
         own = audience.user_group(self.user.pk)
         await self._join(own)
         await self._send(
@@ -91,7 +139,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.joined = set()
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.user is None or not self.user.is_authenticated:
+        if self.user is None or not self.user.is_authenticated or self.ending:
             return
         message = _parse(text_data)
         if message is None:
@@ -125,9 +173,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             )
             return
         refresh = time.monotonic() - self.scope_read_at > SCOPE_FRESH_SECONDS
-        allowed = await _may_join(self.user, group, refresh)
+        allowed, self.case_scope = await _may_join(self.user, group, refresh)
         if refresh:
-            self.scope_read_at = time.monotonic()
+            self._scope_read()
         if not allowed:
             await self._error(
                 "forbidden", _("You may not follow %(group)s.") % {"group": group}, group
@@ -147,6 +195,33 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.add(group)
 
+    async def _leave(self, group: str):
+        """Leave a group the user's scope no longer allows, and say so."""
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined.discard(group)
+        await self._send(type="unsubscribed", group=group, reason="out_of_scope")
+
+    def _scope_read(self):
+        self.scope_read_at = time.monotonic()
+        self.scope_expires = _next_midnight()
+
+    async def _recheck(self):
+        """Read the scope again and leave the groups it no longer allows."""
+        own = audience.user_group(self.user.pk)
+        groups = sorted(group for group in self.joined if group != own)
+        self.case_scope, dropped = await _rechecked(self.user, groups)
+        self._scope_read()
+        for group in dropped:
+            if group in self.joined:
+                await self._leave(group)
+
+    def _only_through_its_case(self, event) -> bool:
+        """Whether a case event reached this connection through the case's
+        own group alone (the others it went to are kept to the scope)."""
+        return not any(
+            group in self.joined for group in event["groups"] if not group.startswith(_CASE)
+        )
+
     async def dispatch(self, message):
         # Pushes go straight to their handler. Channels' dispatch first closes
         # stale database connections, on Django's one sync thread, for every
@@ -159,6 +234,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def live_message(self, event):
         """A message pushed to one of the groups (notifications.live.send)."""
+        if self.ending:
+            return
+        if time.time() >= self.scope_expires:
+            await self._recheck()
+        if "groups" in event and self._only_through_its_case(event):
+            case = event["case"]
+            if not policy.sees(self.case_scope, **case):
+                group = audience.case_group(case["case_id"])
+                if group in self.joined:
+                    await self._leave(group)
+                return
         if event.get("origin") and event["origin"] == self.connection_id:
             return
         event_id = event.get("event_id")
@@ -170,6 +256,23 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.recent.append(event_id)
             self.recent_ids.add(event_id)
         await self.send(text_data=event["text"])
+
+    async def live_control(self, message):
+        """A control message to the user's own group (notifications.live.control)."""
+        if self.ending:
+            return
+        action = message.get("action")
+        if action == "scope":
+            await self._recheck()
+        elif action == "close":
+            credential = message.get("credential")
+            kind = message.get("kind")
+            if credential is not None and credential != self.credential:
+                return
+            if kind is not None and not self.credential.startswith(f"{kind}:"):
+                return
+            self.ending = True
+            await self.close(code=message.get("code", CLOSE_UNAUTHENTICATED))
 
     async def _send(self, **message):
         await self.send(text_data=json.dumps(message, ensure_ascii=False))

@@ -31,27 +31,43 @@ from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from cases.audience import user_group
+
 logger = logging.getLogger(__name__)
 
 # The consumer method that forwards a pushed message (LiveConsumer.live_message).
 HANDLER = "live.message"
+# The consumer method that acts on a control message (LiveConsumer.live_control):
+# sent to a user's own group, it is never forwarded to the client.
+CONTROL = "live.control"
+# What a consumer checks a case event against when it reached it only through
+# the case's own group (the user's scope may have stopped covering the case).
+CASE_FIELDS = ("case_id", "area_path", "department_id", "grid_id")
 
 
 def _describe(message: dict) -> str:
+    if message.get("type") == CONTROL:
+        return f"control {message.get('action')}"
     if message.get("type") == "notification":
         return f"notification {message.get('notification', {}).get('id')}"
     return f"{message.get('type')} {message.get('id')}"
 
 
-def envelope(message: dict, origin: str = "") -> dict:
+def envelope(message: dict, origin: str = "", groups: Iterable[str] = ()) -> dict:
+    if message.get("type") == CONTROL:
+        return message
     packed = {
         "type": HANDLER,
         "text": json.dumps(message, cls=DjangoJSONEncoder, ensure_ascii=False),
         "origin": origin,
     }
     if message.get("type") == "case.event":
-        # A client in several of the event's groups gets it once (see the consumer).
+        # A client in several of the event's groups gets it once; one that
+        # follows none of them but the case's own checks its scope (see the
+        # consumer).
         packed["event_id"] = message["id"]
+        packed["groups"] = list(groups)
+        packed["case"] = {name: message.get(name) for name in CASE_FIELDS}
     return packed
 
 
@@ -66,7 +82,7 @@ async def send_many_async(batch: Batch) -> int:
         return 0
     failed = 0
     for groups, message, origin in batch:
-        packed = envelope(message, origin)
+        packed = envelope(message, origin, groups)
         for group in groups:
             try:
                 await layer.group_send(group, packed)
@@ -104,7 +120,7 @@ class _Publisher:
     def run(self, batch: Batch) -> int:
         by_shard: dict = {}
         for groups, message, origin in batch:
-            data = self.layer.serialize(envelope(message, origin))
+            data = self.layer.serialize(envelope(message, origin, groups))
             for group in groups:
                 channel = self.names._get_group_channel_name(group)
                 shard = self.names._get_shard(channel)
@@ -173,6 +189,14 @@ def send_many(batch: Batch) -> int:
 def send(groups: Iterable[str], message: dict, origin: str = "") -> int:
     """Push ``message`` to ``groups`` from sync code."""
     return send_many([(list(groups), message, origin)])
+
+
+def control(user_ids: Iterable[int], action: str, **fields) -> int:
+    """Send a control message to every live connection of these users (their
+    own groups), from sync code: ``scope`` (read your scope again and leave
+    the groups it no longer allows) or ``close`` (see LiveConsumer.live_control)."""
+    message = {"type": CONTROL, "action": action, **fields}
+    return send([user_group(pk) for pk in sorted(set(user_ids))], message)
 
 
 def push_case_event(sender, message: dict, groups: list[str], origin: str = "", **kwargs) -> None:

@@ -33,6 +33,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:63790/0"
 SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-never-used-in-production")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Origins besides the site's own whose pages may post forms and, with the same
+# scheme, host and port, open live connections (notifications.auth).
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

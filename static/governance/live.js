@@ -12,8 +12,11 @@
  * 3. Resync: events since the cursor for the page's groups, while has_more.
  *    The cursor moves only here (ids have gaps; a gap is not a loss).
  * 4. Pushed case events are applied at once, skipping ids applied already.
- * 5. On close (not 4401) reconnect with backoff (1 s doubling to 30 s, with
- *    jitter), then resync from the cursor kept. 4401: signed out, no retry.
+ * 5. On close (not 4401 or 4403) reconnect with backoff (1 s doubling to 30 s,
+ *    with jitter), then resync from the cursor kept. 4401: signed out, 4403:
+ *    account deactivated; no retry. A group the server leaves because the
+ *    user's scope no longer allows it ("unsubscribed", out_of_scope) is no
+ *    longer resynced, and the page says it is out of date.
  * 6. Resync every 60 s while connected.
  *
  * A case is shown in a queue when its status is one of the queue's and it is
@@ -40,6 +43,7 @@
   const BACKOFF_FIRST_MS = 1000;
   const BACKOFF_MAX_MS = 30000;
   const CLOSE_UNAUTHENTICATED = 4401;
+  const CLOSE_DEACTIVATED = 4403;
   const EVENT_PAGE = 200;
   const LIST_PAGE = 200;
   const english = (config.language || "").toLowerCase().startsWith("en");
@@ -543,7 +547,7 @@
     pending = new Set();
     clearInterval(resyncTimer);
     resyncTimer = null;
-    if (event.code === CLOSE_UNAUTHENTICATED) {
+    if (event.code === CLOSE_UNAUTHENTICATED || event.code === CLOSE_DEACTIVATED) {
       signOut();
       return;
     }
@@ -590,6 +594,12 @@
         }
         if (data.group && pending.delete(data.group) && pending.size === 0) {
           start(socket);
+        }
+        break;
+      case "unsubscribed":
+        if (data.reason === "out_of_scope") {
+          followed = followed.filter((group) => group !== data.group);
+          markStale(); // a role or grid assignment changed since the page was made
         }
         break;
       case "case.event":

@@ -25,7 +25,7 @@ from django.utils import timezone
 from cases import services
 from cases.errors import CaseNotFound
 from cases.models import Case, Status
-from cases.policy import scope_of
+from cases.policy import scope_of, sees
 from cases.selectors import case_get, cases_visible_to, contact_for
 from grids.models import Area, GridAssignment, Level
 from tests.cases.conftest import IN_G4, case_in, fresh, report
@@ -106,6 +106,24 @@ def test_each_role_sees_exactly_its_cases(world, cases, role):
     seen = {names[pk] for pk in cases_visible_to(user).values_list("pk", flat=True)}
     assert seen == EXPECTED[role]
     assert cases_visible_to(user).count() == len(EXPECTED[role])  # no duplicate rows
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+def test_the_scope_in_memory_sees_what_the_query_sees(world, cases, role):
+    """``sees`` (a live connection's check of each event, no query) gives
+    the answer of ``visible_q`` for every role and case."""
+    user = fresh(world.users[role])
+    scope = scope_of(user)
+    visible = set(cases_visible_to(user).values_list("pk", flat=True))
+    for name, case in cases.items():
+        fields = {
+            "case_id": case.pk,
+            "area_path": case.area_path,
+            "department_id": case.department_id,
+            "grid_id": case.grid_id,
+        }
+        assert sees(scope, **fields, reporter_id=case.reporter_id) is (case.pk in visible), name
+    assert not sees(scope_of(AnonymousUser()), **fields)
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from cases import services
 from cases.models import CaseEvent
+from organisation.models import Role, RoleMembership
 from tests.cases.conftest import report, world  # noqa: F401 - the small working city
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -179,3 +180,32 @@ def test_a_page_whose_session_has_ended_says_it_is_signed_out(city, signed_in):
     expect(status).to_contain_text("Signed out")
     assert page.evaluate("governanceLive.closeCode") == 4401
     assert page.evaluate("governanceLive.socket") is None
+
+
+def test_a_page_follows_its_users_access_while_open(city, signed_in, off_loop):
+    page = open_workbench(signed_in(city.handler))
+    colleague = open_workbench(signed_in(city.other_handler))
+
+    # When the handler leaves the department, the server leaves its queue's
+    # group and the page says it is out of date
+    def leave_the_department():
+        RoleMembership.objects.get(user=city.handler, role=Role.HANDLER).delete()
+
+    off_loop(leave_the_department)
+    expect(page.locator("#live-stale")).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+    # When the account is deactivated, the socket closes with 4403 and the
+    # page stops trying; the colleague's page stays live and current
+    def deactivate():
+        handler = type(city.handler).objects.get(pk=city.handler.pk)
+        handler.is_active = False
+        handler.save()
+
+    off_loop(deactivate)
+    status = page.locator("#live-status")
+    expect(status).to_have_attribute("data-state", "signed-out", timeout=LIVE_MS)
+    assert page.evaluate("governanceLive.closeCode") == 4403
+    assert page.evaluate("governanceLive.socket") is None
+    expect(colleague.locator("#live-status")).to_have_attribute("data-state", "live")
+    expect(colleague.locator("#live-stale")).to_have_count(0)

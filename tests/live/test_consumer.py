@@ -20,7 +20,8 @@ from tests.cases.conftest import IN_G4, case_in, fresh, report
 LIVE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 pytestmark = [LIVE, pytest.mark.anyio]
 PATH = "/ws/v1/live/"
-BROWSER = (b"origin", b"http://localhost")
+# A page of the site itself: the connection goes to the host the page came from.
+BROWSER = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ async def closed_with(communicator) -> int:
 
 async def test_an_unauthenticated_connection_is_closed_with_4401(world):
     for headers in [
-        [BROWSER],  # a browser without a session
+        BROWSER,  # a browser without a session
         [],  # no origin, no token
         [(b"authorization", b"Token not-a-token")],
         [(b"authorization", b"Bearer something")],
@@ -127,14 +128,16 @@ async def test_an_unauthenticated_connection_is_closed_with_4401(world):
 
 async def test_a_browser_session_signs_in_only_from_the_sites_own_origin(world):
     cookie = await sync_to_async(session_cookie)(world.handler)
-    communicator = await connect(BROWSER, cookie)
+    communicator = await connect(*BROWSER, cookie)
     hello = await welcome(communicator)
     assert hello["user_id"] == world.handler.pk
     await communicator.disconnect()
 
     # Another site's page: refused at the handshake.
     communicator = WebsocketCommunicator(
-        application, PATH, headers=[(b"origin", b"http://evil.example"), cookie]
+        application,
+        PATH,
+        headers=[(b"host", b"localhost"), (b"origin", b"http://evil.example"), cookie],
     )
     connected, _ = await communicator.connect(timeout=5)
     assert not connected

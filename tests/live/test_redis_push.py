@@ -65,6 +65,25 @@ async def test_a_batch_reaches_every_group_it_was_sent_to(redis_layer):  # noqa:
     assert [json.loads(m["text"]) for m in await received(other)] == [second]
 
 
+async def test_case_fields_and_control_messages_cross_redis_as_the_consumer_reads_them(
+    redis_layer,  # noqa: F811
+):
+    channel = await subscribed(["case.7", "user.3"])
+    event = {"type": "case.event", "id": 13, "case_id": 7, "area_path": "/1/2/", "grid_id": 4}
+    await sync_to_async(live.send)(["area.2", "case.7"], event)
+    await sync_to_async(live.control)([3], "close", code=4403)
+
+    pushed, control = await received(channel)
+    assert pushed["groups"] == ["area.2", "case.7"]
+    assert pushed["case"] == {
+        "case_id": 7,
+        "area_path": "/1/2/",
+        "department_id": None,
+        "grid_id": 4,
+    }
+    assert control == {"type": "live.control", "action": "close", "code": 4403}
+
+
 async def test_a_batch_to_a_stopped_redis_fails_each_send_and_logs_it(redis_layer, caplog):  # noqa: F811
     await subscribed(["area.1"])
     redis_layer.stop()
