@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications.views import workbench
+from organisation.sign_in import rate_limited
 
 from . import views
 
@@ -24,8 +25,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", views.home, name="home"),
     path("workbench/", workbench, name="workbench"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", rate_limited(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The admin's own sign-in view, under the same per-address rate as the site's.
+    path("admin/login/", rate_limited(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
     path("api/v1/", include("grids.api.urls")),

@@ -17,6 +17,7 @@ CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives 
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "notifications.middleware.LiveOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out sign-in into organisation.sign_in.locked_out's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -142,6 +146,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "organisation.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (user name, address) pair before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -154,6 +160,18 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workbench"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in lockout (django-axes; organisation/sign_in.py) on /accounts/login/ and
+# /admin/login/: SIGN_IN_FAILURE_LIMIT failures for one user name from one
+# client address lock that pair for SIGN_IN_LOCKOUT_MINUTES (a failure while
+# locked starts the wait again); a success clears the count. Attempts are kept
+# in the database; administrators unlock from the user list or axes' admin.
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "governance.client_address.client_ip"
+AXES_LOCKOUT_CALLABLE = "organisation.sign_in.locked_out"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 # --- Redis: broker, channel layer, cache ---------------------------------------
 REDIS_URL = env("REDIS_URL", default=DEFAULT_REDIS_URL)
@@ -256,6 +274,8 @@ REST_FRAMEWORK = {
 RATE_LIMITS = {
     "anonymous_ip": env("RATE_LIMIT_ANONYMOUS_IP", default="60/min"),
     "token": env("RATE_LIMIT_TOKEN", default="120/min"),
+    # Sign-in posts per client address, whatever user name (organisation/sign_in.py).
+    "sign_in": env("RATE_LIMIT_SIGN_IN", default="20/min"),
 }
 for _scope, _rate in RATE_LIMITS.items():
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
