@@ -327,6 +327,14 @@ OPEN311_KEY_SERVICE = env(
     default="API keys are issued by the command centre's administrators (admin → API clients).",
 )
 
+# --- Demo data (organisation/demo.py) ---------------------------------------------
+# seed_demo_city refuses to run without it (production turns it off): the demo
+# accounts share a published password. `check --deploy` tests every active
+# account for that password while there are at most this many of them, and the
+# demo, staff and superuser accounts beyond (each test is a full password hash).
+DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
+DEMO_PASSWORD_CHECK_ALL_UP_TO = env.int("DEMO_PASSWORD_CHECK_ALL_UP_TO", default=200)
+
 # --- Cases -----------------------------------------------------------------------
 # Seconds a process may keep configuration every report reads (categories,
 # deadline rules, the working calendar; governance.config_cache) before it

@@ -14,10 +14,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.apps import apps as django_apps
+
+from tests.servers import database_url
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -96,14 +97,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _database_url(settings_dict: dict) -> str:
-    user = quote(settings_dict["USER"] or "", safe="")
-    password = quote(settings_dict["PASSWORD"] or "", safe="")
-    host = settings_dict["HOST"] or "127.0.0.1"
-    port = settings_dict["PORT"] or 5432
-    return f"postgis://{user}:{password}@{host}:{port}/{settings_dict['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, tmp_path_factory):
     from django.conf import settings
@@ -122,7 +115,7 @@ def asgi_server(django_db_setup, tmp_path_factory):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # The test settings serve no static files themselves (DEBUG off, no
         # collectstatic): WhiteNoise serves them from the finders.
