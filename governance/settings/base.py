@@ -267,7 +267,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
-    # Proxies in front of the app that append to X-Forwarded-For (0: none).
+    # Proxies in front of the app that append to X-Forwarded-For (0: none): the
+    # client address of the rate limits and the sign-in lockout
+    # (governance/client_address.py). Which peers the server itself believes
+    # is FORWARDED_ALLOW_IPS, read where servers start (governance/forwarded.py).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # Rate limits of the public endpoints (governance/throttles.py): "N/s|min|hour|day".

@@ -2,14 +2,8 @@
 
 import copy
 import importlib
-import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps as django_apps
 
-from tests.servers import database_url
+from tests.servers import ServerFailed, run_asgi_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -70,16 +64,6 @@ def page(browser):
 # test process (``live_channel_layer``) share the Redis pub/sub layer on
 # REDIS_URL, under a prefix of this run's own.
 
-SERVER_MAIN = """
-import sys
-import uvicorn
-
-uvicorn.run(
-    "governance.asgi:application", host="127.0.0.1", port=int(sys.argv[1]),
-    lifespan="on", log_level="warning", access_log=False,
-)
-"""
-
 
 @dataclass
 class AsgiServer:
@@ -91,15 +75,8 @@ class AsgiServer:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, tmp_path_factory):
-    from django.conf import settings
     from django.db import connection
 
     # The layer production uses (the base settings'), under this run's prefix.
@@ -109,53 +86,21 @@ def asgi_server(django_db_setup, tmp_path_factory):
     database = connection.settings_dict["NAME"]
     if database == base.env.db_url("DATABASE_URL", default=base.DEFAULT_DATABASE_URL)["NAME"]:
         pytest.fail(f"the server would run on {database}, which is not a test database")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # The test settings serve no static files themselves (DEBUG off, no
-        # collectstatic): WhiteNoise serves them from the finders.
-        # Tests flush and restore the database under the running server: it
-        # must read the configuration afresh rather than keep what it cached.
-        "E2E_SETTINGS": json.dumps(
-            {"CHANNEL_LAYERS": layers, "WHITENOISE_USE_FINDERS": True, "CONFIG_CACHE_SECONDS": 0}
-        ),
+    # The test settings serve no static files themselves (DEBUG off, no
+    # collectstatic): WhiteNoise serves them from the finders.
+    # Tests flush and restore the database under the running server: it
+    # must read the configuration afresh rather than keep what it cached.
+    overrides = {
+        "CHANNEL_LAYERS": layers,
+        "WHITENOISE_USE_FINDERS": True,
+        "CONFIG_CACHE_SECONDS": 0,
     }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVER_MAIN, str(port)],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = AsgiServer(url=url, channel_layers=layers, log_path=log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not answer within 60 s:\n{server.log_tail()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with run_asgi_server(overrides, log_path=log_path) as url:
+            yield AsgiServer(url=url, channel_layers=layers, log_path=log_path)
+    except ServerFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
