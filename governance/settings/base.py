@@ -19,8 +19,10 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +57,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "leaflet",
+    "csp",
     "organisation",
     "grids",
     "cases",
@@ -63,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -91,6 +95,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -265,6 +270,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # The browsable API's pages under the Content-Security-Policy.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "governance.browsable_api.BrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
     # Proxies in front of the app that append to X-Forwarded-For (0: none): the
@@ -309,6 +319,41 @@ LEAFLET_CONFIG = {
     "DEFAULT_ZOOM": 9,
     "TILES": [(_("Base map"), MAP_TILE_URL, {"maxZoom": 19})] if MAP_TILE_URL else [],
     "RESET_VIEW": False,
+}
+
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------
+# Scripts and styles only from our own origin (no inline script; the few
+# scripts and styles a library writes into its page carry the request's
+# nonce; governance/browsable_api.py for the browsable API), images
+# also from the map's tile server, connections to our origin (HTTP and the
+# live WebSocket, ws/wss of the same host) and to CSP_CONNECT_ORIGINS (e.g. a
+# WebSocket served from another host: wss://live.city.example.org).
+def _csp_source(url: str) -> str | None:
+    """The CSP source of a URL template's origin: {s}.tiles.example.org/{z}/…
+    becomes https://*.tiles.example.org."""
+    parts = urlsplit(url)
+    if not (parts.scheme and parts.netloc):
+        return None
+    labels = parts.netloc.split(".")
+    if "{" in labels[0]:
+        labels[0] = "*"
+    return f"{parts.scheme}://{'.'.join(labels)}"
+
+
+CSP_CONNECT_ORIGINS = env.list("CSP_CONNECT_ORIGINS", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:", *filter(None, [_csp_source(MAP_TILE_URL)])],
+        "connect-src": [SELF, *CSP_CONNECT_ORIGINS],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
 }
 
 # --- Grids ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import copy
 import importlib
 import os
+import re
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +47,57 @@ def browser():
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Every page reports a Content-Security-Policy violation to its console as well
+# (the browser's own message says less: not always which directive).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+class BrowserErrors:
+    """Console errors, uncaught exceptions and CSP violations of the browser
+    contexts a test opens: any the test did not ``allow`` fails it."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.allowed: list[re.Pattern] = []
+
+    def watch(self, context):
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self.seen.append(f"uncaught: {error.error}"))
+        return context
+
+    def _console(self, message):
+        if message.type == "error":
+            where = message.location or {}
+            self.seen.append(f"console: {message.text} ({where.get('url', '')})")
+
+    def allow(self, pattern: str):
+        """Errors this test provokes on purpose (a page that goes offline)."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.seen if not any(p.search(e) for p in self.allowed)]
+
+
 @pytest.fixture
-def page(browser):
+def browser_errors():
+    errors = BrowserErrors()
+    yield errors
+    # The contexts are closed by now: the fixtures that opened them ended first.
+    unexpected = errors.unexpected()
+    if unexpected:
+        pytest.fail("the browser reported errors:\n" + "\n".join(unexpected))
+
+
+@pytest.fixture
+def page(browser, browser_errors):
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    page = browser_errors.watch(context).new_page()
     yield page
     context.close()
 
@@ -136,7 +184,7 @@ def off_loop():
 
 
 @pytest.fixture
-def signed_in(browser, asgi_server):
+def signed_in(browser, asgi_server, browser_errors):
     """``signed_in(user)``: a new browser context with a session of ``user`` on
     the ASGI server. (A session made here is valid there: both run the test
     settings, with one SECRET_KEY, on one database.)"""
@@ -151,6 +199,7 @@ def signed_in(browser, asgi_server):
         context = browser.new_context(
             base_url=asgi_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
         )
+        browser_errors.watch(context)
         context.add_cookies(
             [
                 {
