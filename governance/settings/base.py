@@ -288,7 +288,7 @@ RATE_LIMITS = {
     "anonymous_ip": env("RATE_LIMIT_ANONYMOUS_IP", default="60/min"),
     "token": env("RATE_LIMIT_TOKEN", default="120/min"),
     # Sign-in posts per client address, whatever user name (organisation/sign_in.py).
-    "sign_in": env("RATE_LIMIT_SIGN_IN", default="20/min"),
+    "sign_in": env("RATE_LIMIT_SIGN_IN", default="30/min"),
 }
 for _scope, _rate in RATE_LIMITS.items():
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
