@@ -164,6 +164,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from cases.models import Case, CaseAttachment  # noqa: E402
 from cases.selectors import cases_visible_to  # noqa: E402
+from governance.forwarded import uvicorn_args  # noqa: E402
 from grids.demo_city import CITY  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
 from grids.selectors import grids_for_points  # noqa: E402
@@ -370,6 +371,7 @@ class Server:
             sys.executable, "-m", "uvicorn", "governance.asgi:application",
             "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
             "--no-access-log", "--workers", str(self.workers),
+            *uvicorn_args(),  # forwarded headers as bin/run trusts them
         ]  # fmt: skip
         started = time.perf_counter()
         with open(self.log_path, "wb") as log:

@@ -232,6 +232,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from cases.audience import standing_groups  # noqa: E402
 from cases.models import Case, CaseEvent, Category  # noqa: E402
+from governance.forwarded import uvicorn_args  # noqa: E402
 from grids.demo_city import CITY  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
 from organisation.models import Department, Role, RoleMembership, User  # noqa: E402
@@ -535,6 +536,7 @@ class Server:
             "--no-access-log", "--ws", self.ws,
             # as bin/run serves it: a third of the memory per connection
             "--ws-per-message-deflate", "false",
+            *uvicorn_args(),  # forwarded headers as bin/run trusts them
         ]  # fmt: skip
         started = time.perf_counter()
         with open(self.log_path, "wb") as log:

@@ -7,9 +7,10 @@ settings, read at each request, so they are configured by environment
 The counters live in the shared cache (Redis), so every server process counts
 together. A refused request gets 429 with ``Retry-After``.
 
-Behind a reverse proxy set ``NUM_PROXIES`` so the client's address is read
-from ``X-Forwarded-For``; without it the peer address is used and the header
-is ignored (a client could otherwise pick its own address).
+The client's address follows governance/client_address.py: behind a reverse
+proxy set ``NUM_PROXIES`` so it is read from ``X-Forwarded-For``; without it
+the peer address is used and the header is ignored (a client could otherwise
+pick its own address).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import logging
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from .client_address import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,9 @@ class _ConfiguredRate(SimpleRateThrottle):
 
     def get_rate(self):
         return settings.RATE_LIMITS.get(self.scope)
+
+    def get_ident(self, request):
+        return client_ip(request)
 
     def allow_request(self, request, view):
         self.rate = self.get_rate()
@@ -70,3 +76,12 @@ class TokenRateLimit(_ConfiguredRate):
 
 
 PUBLIC_RATE_LIMITS = [AnonymousIpRateLimit, TokenRateLimit]
+
+
+class SignInRateLimit(_ConfiguredRate):
+    """Sign-in posts per client address, whoever they name (organisation/sign_in.py)."""
+
+    scope = "sign_in"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -1,8 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .models import Department, RoleMembership, User
+from .sign_in import sign_in_unlock
 
 
 class RoleMembershipInline(admin.TabularInline):
@@ -20,6 +21,18 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "display_name", "email", "is_staff", "is_active")
     search_fields = ("username", "display_name", "email", "phone")
     inlines = (RoleMembershipInline,)
+    actions = ("unlock_sign_in",)
+
+    @admin.action(description=_("Unlock sign-in of the selected users"), permissions=["change"])
+    def unlock_sign_in(self, request, queryset):
+        users = list(queryset.values_list("username", flat=True))
+        for username in users:
+            sign_in_unlock(username=username)
+        self.message_user(
+            request,
+            _("Sign-in unlocked for %(count)d users.") % {"count": len(users)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Department)

@@ -7,4 +7,4 @@ class OrganisationConfig(AppConfig):
     verbose_name = _("Organisation")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - registers the receivers
+        from . import checks, signals  # noqa: F401 - registers the checks and receivers

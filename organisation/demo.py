@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, check_password
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from grids.models import Area, GridAssignment, Level
@@ -40,6 +43,17 @@ DEPARTMENTS = [
 ]
 
 
+# One demo account per role: user name, display name, role.
+DEMO_ACCOUNTS = [
+    ("admin", "演示管理员", Role.ADMIN),
+    ("dispatcher", "演示调度员", Role.DISPATCHER),
+    ("handler", "演示处置员", Role.HANDLER),
+    ("supervisor", "演示督办员", Role.SUPERVISOR),
+    ("gridworker", "演示网格员", Role.GRID_WORKER),
+    ("citizen", "演示市民", Role.CITIZEN),
+]
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
@@ -67,16 +81,14 @@ def create_demo_users(city: Area) -> list[DemoLogin]:
     grids = list(
         Area.objects.filter(parent=first_community).without_geometry().order_by("code")[:3]
     )
-    specs = [
-        ("admin", "演示管理员", Role.ADMIN, {}),
-        ("dispatcher", "演示调度员", Role.DISPATCHER, {"area": city}),
-        ("handler", "演示处置员", Role.HANDLER, {"department": departments["CGJ"]}),
-        ("supervisor", "演示督办员", Role.SUPERVISOR, {"area": city}),
-        ("gridworker", "演示网格员", Role.GRID_WORKER, {}),
-        ("citizen", "演示市民", Role.CITIZEN, {}),
-    ]
+    scopes = {
+        Role.DISPATCHER: {"area": city},
+        Role.HANDLER: {"department": departments["CGJ"]},
+        Role.SUPERVISOR: {"area": city},
+    }
     logins = []
-    for username, display_name, role, scope in specs:
+    for username, display_name, role in DEMO_ACCOUNTS:
+        scope = scopes.get(role, {})
         user, created = User.objects.get_or_create(username=username)
         if created:  # an existing account keeps its password and flags
             user.display_name = display_name
@@ -96,3 +108,24 @@ def create_demo_users(city: Area) -> list[DemoLogin]:
             described = str(scoped) if scoped else ""
         logins.append(DemoLogin(username, str(role.label), described))
     return logins
+
+
+def users_with_the_demo_password() -> list[str]:
+    """User names of active accounts that still sign in with DEMO_PASSWORD.
+
+    Each test is a full password hash (a fifth of a second with Django's
+    PBKDF2), so every active account is tested only while there are at most
+    DEMO_PASSWORD_CHECK_ALL_UP_TO of them; beyond that, the demo accounts and
+    every staff or superuser account (those that reach the admin) are."""
+    # Unusable passwords (set_unusable_password) start with "!".
+    unusable = Q(password="") | Q(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+    active = User.objects.filter(is_active=True).exclude(unusable)
+    if active.count() > settings.DEMO_PASSWORD_CHECK_ALL_UP_TO:
+        demo_names = [username for username, _name, _role in DEMO_ACCOUNTS]
+        active = active.filter(Q(username__in=demo_names) | Q(is_staff=True) | Q(is_superuser=True))
+    return [
+        user.username
+        for user in active.only("username", "password").order_by("username")
+        # Not user.check_password: a check must not re-save an outdated hash.
+        if check_password(DEMO_PASSWORD, user.password)
+    ]

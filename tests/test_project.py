@@ -11,6 +11,8 @@ from channels.testing import HttpCommunicator
 from django.core.management import call_command
 from django.test import override_settings
 
+from tests.servers import production_command
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -27,20 +29,9 @@ def test_ruff_lint_and_format_are_clean():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.django_db
 def test_production_settings_pass_the_deployment_check():
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "governance.settings.production",
-        "SECRET_KEY": "a" * 20 + "-production-check-" + "b" * 30,
-        "ALLOWED_HOSTS": "city.example.org",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = production_command("check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -17,9 +17,12 @@ CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives 
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -50,11 +53,13 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
     "django_celery_beat",
     "leaflet",
+    "csp",
     "organisation",
     "grids",
     "cases",
@@ -63,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -72,6 +78,8 @@ MIDDLEWARE = [
     "notifications.middleware.LiveOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out sign-in into organisation.sign_in.locked_out's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -89,6 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -144,6 +153,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "organisation.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (user name, address) pair before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -156,6 +167,18 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workbench"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in lockout (django-axes; organisation/sign_in.py) on /accounts/login/ and
+# /admin/login/: SIGN_IN_FAILURE_LIMIT failures for one user name from one
+# client address lock that pair for SIGN_IN_LOCKOUT_MINUTES (a failure while
+# locked starts the wait again); a success clears the count. Attempts are kept
+# in the database; administrators unlock from the user list or axes' admin.
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "governance.client_address.client_ip"
+AXES_LOCKOUT_CALLABLE = "organisation.sign_in.locked_out"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 # --- Redis: broker, channel layer, cache ---------------------------------------
 REDIS_URL = env("REDIS_URL", default=DEFAULT_REDIS_URL)
@@ -249,15 +272,25 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # The browsable API's pages under the Content-Security-Policy.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "governance.browsable_api.BrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
-    # Proxies in front of the app that append to X-Forwarded-For (0: none).
+    # Proxies in front of the app that append to X-Forwarded-For (0: none): the
+    # client address of the rate limits and the sign-in lockout
+    # (governance/client_address.py). Which peers the server itself believes
+    # is FORWARDED_ALLOW_IPS, read where servers start (governance/forwarded.py).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # Rate limits of the public endpoints (governance/throttles.py): "N/s|min|hour|day".
 RATE_LIMITS = {
     "anonymous_ip": env("RATE_LIMIT_ANONYMOUS_IP", default="60/min"),
     "token": env("RATE_LIMIT_TOKEN", default="120/min"),
+    # Sign-in posts per client address, whatever user name (organisation/sign_in.py).
+    "sign_in": env("RATE_LIMIT_SIGN_IN", default="30/min"),
 }
 for _scope, _rate in RATE_LIMITS.items():
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
@@ -290,6 +323,41 @@ LEAFLET_CONFIG = {
     "RESET_VIEW": False,
 }
 
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------
+# Scripts and styles only from our own origin (no inline script; the few
+# scripts and styles a library writes into its page carry the request's
+# nonce; governance/browsable_api.py for the browsable API), images
+# also from the map's tile server, connections to our origin (HTTP and the
+# live WebSocket, ws/wss of the same host) and to CSP_CONNECT_ORIGINS (e.g. a
+# WebSocket served from another host: wss://live.city.example.org).
+def _csp_source(url: str) -> str | None:
+    """The CSP source of a URL template's origin: {s}.tiles.example.org/{z}/…
+    becomes https://*.tiles.example.org."""
+    parts = urlsplit(url)
+    if not (parts.scheme and parts.netloc):
+        return None
+    labels = parts.netloc.split(".")
+    if "{" in labels[0]:
+        labels[0] = "*"
+    return f"{parts.scheme}://{'.'.join(labels)}"
+
+
+CSP_CONNECT_ORIGINS = env.list("CSP_CONNECT_ORIGINS", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:", *filter(None, [_csp_source(MAP_TILE_URL)])],
+        "connect-src": [SELF, *CSP_CONNECT_ORIGINS],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
+
 # --- Grids ----------------------------------------------------------------------
 # Debian 12 ships GDAL 3.6, which cannot block file or network access from
 # spatial references inside a file. GDAL only reads boundary files an
@@ -308,6 +376,14 @@ OPEN311_KEY_SERVICE = env(
     "OPEN311_KEY_SERVICE",
     default="API keys are issued by the command centre's administrators (admin → API clients).",
 )
+
+# --- Demo data (organisation/demo.py) ---------------------------------------------
+# seed_demo_city refuses to run without it (production turns it off): the demo
+# accounts share a published password. `check --deploy` tests every active
+# account for that password while there are at most this many of them, and the
+# demo, staff and superuser accounts beyond (each test is a full password hash).
+DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
+DEMO_PASSWORD_CHECK_ALL_UP_TO = env.int("DEMO_PASSWORD_CHECK_ALL_UP_TO", default=200)
 
 # --- Cases -----------------------------------------------------------------------
 # Seconds a process may keep configuration every report reads (categories,

@@ -16,3 +16,5 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+# The demo city's accounts share a published password: never here.
+DEMO_DATA_ALLOWED = False

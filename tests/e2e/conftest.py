@@ -2,22 +2,18 @@
 
 import copy
 import importlib
-import json
 import os
+import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.apps import apps as django_apps
+
+from tests.servers import ServerFailed, run_asgi_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -51,10 +47,57 @@ def browser():
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Every page reports a Content-Security-Policy violation to its console as well
+# (the browser's own message says less: not always which directive).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+class BrowserErrors:
+    """Console errors, uncaught exceptions and CSP violations of the browser
+    contexts a test opens: any the test did not ``allow`` fails it."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.allowed: list[re.Pattern] = []
+
+    def watch(self, context):
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self.seen.append(f"uncaught: {error.error}"))
+        return context
+
+    def _console(self, message):
+        if message.type == "error":
+            where = message.location or {}
+            self.seen.append(f"console: {message.text} ({where.get('url', '')})")
+
+    def allow(self, pattern: str):
+        """Errors this test provokes on purpose (a page that goes offline)."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.seen if not any(p.search(e) for p in self.allowed)]
+
+
 @pytest.fixture
-def page(browser):
+def browser_errors():
+    errors = BrowserErrors()
+    yield errors
+    # The contexts are closed by now: the fixtures that opened them ended first.
+    unexpected = errors.unexpected()
+    if unexpected:
+        pytest.fail("the browser reported errors:\n" + "\n".join(unexpected))
+
+
+@pytest.fixture
+def page(browser, browser_errors):
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    page = browser_errors.watch(context).new_page()
     yield page
     context.close()
 
@@ -69,16 +112,6 @@ def page(browser):
 # test process (``live_channel_layer``) share the Redis pub/sub layer on
 # REDIS_URL, under a prefix of this run's own.
 
-SERVER_MAIN = """
-import sys
-import uvicorn
-
-uvicorn.run(
-    "governance.asgi:application", host="127.0.0.1", port=int(sys.argv[1]),
-    lifespan="on", log_level="warning", access_log=False,
-)
-"""
-
 
 @dataclass
 class AsgiServer:
@@ -90,23 +123,8 @@ class AsgiServer:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url(settings_dict: dict) -> str:
-    user = quote(settings_dict["USER"] or "", safe="")
-    password = quote(settings_dict["PASSWORD"] or "", safe="")
-    host = settings_dict["HOST"] or "127.0.0.1"
-    port = settings_dict["PORT"] or 5432
-    return f"postgis://{user}:{password}@{host}:{port}/{settings_dict['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, tmp_path_factory):
-    from django.conf import settings
     from django.db import connection
 
     # The layer production uses (the base settings'), under this run's prefix.
@@ -116,53 +134,21 @@ def asgi_server(django_db_setup, tmp_path_factory):
     database = connection.settings_dict["NAME"]
     if database == base.env.db_url("DATABASE_URL", default=base.DEFAULT_DATABASE_URL)["NAME"]:
         pytest.fail(f"the server would run on {database}, which is not a test database")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
-        "DATABASE_URL": _database_url(connection.settings_dict),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # The test settings serve no static files themselves (DEBUG off, no
-        # collectstatic): WhiteNoise serves them from the finders.
-        # Tests flush and restore the database under the running server: it
-        # must read the configuration afresh rather than keep what it cached.
-        "E2E_SETTINGS": json.dumps(
-            {"CHANNEL_LAYERS": layers, "WHITENOISE_USE_FINDERS": True, "CONFIG_CACHE_SECONDS": 0}
-        ),
+    # The test settings serve no static files themselves (DEBUG off, no
+    # collectstatic): WhiteNoise serves them from the finders.
+    # Tests flush and restore the database under the running server: it
+    # must read the configuration afresh rather than keep what it cached.
+    overrides = {
+        "CHANNEL_LAYERS": layers,
+        "WHITENOISE_USE_FINDERS": True,
+        "CONFIG_CACHE_SECONDS": 0,
     }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVER_MAIN, str(port)],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = AsgiServer(url=url, channel_layers=layers, log_path=log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not answer within 60 s:\n{server.log_tail()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with run_asgi_server(overrides, log_path=log_path) as url:
+            yield AsgiServer(url=url, channel_layers=layers, log_path=log_path)
+    except ServerFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
@@ -198,7 +184,7 @@ def off_loop():
 
 
 @pytest.fixture
-def signed_in(browser, asgi_server):
+def signed_in(browser, asgi_server, browser_errors):
     """``signed_in(user)``: a new browser context with a session of ``user`` on
     the ASGI server. (A session made here is valid there: both run the test
     settings, with one SECRET_KEY, on one database.)"""
@@ -213,6 +199,7 @@ def signed_in(browser, asgi_server):
         context = browser.new_context(
             base_url=asgi_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
         )
+        browser_errors.watch(context)
         context.add_cookies(
             [
                 {

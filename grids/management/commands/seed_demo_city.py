@@ -2,6 +2,7 @@
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -29,6 +30,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset: bool, seed: int, cases: bool, **options):
+        if not settings.DEMO_DATA_ALLOWED:
+            raise CommandError(
+                "Demo data is not allowed with these settings (DEMO_DATA_ALLOWED is off, "
+                "as in production): the demo accounts share a published password."
+            )
         started = time.perf_counter()
         with transaction.atomic():
             if reset:

@@ -1,0 +1,86 @@
+"""Forwarded headers are believed only from configured proxies: a client on
+loopback that forges X-Forwarded-For is still counted under its real address
+by the per-address rate limit, in the server the project starts
+(governance/forwarded.py, governance/client_address.py)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from django.conf import settings
+
+from governance.forwarded import uvicorn_args, uvicorn_options
+from tests.api.helpers import random_ip
+from tests.servers import run_asgi_server
+
+
+def test_no_proxy_is_trusted_unless_configured():
+    for environ in ({}, {"FORWARDED_ALLOW_IPS": ""}, {"FORWARDED_ALLOW_IPS": " , "}):
+        assert uvicorn_options(environ) == {"proxy_headers": False}
+        assert uvicorn_args(environ) == ["--no-proxy-headers"]
+
+    configured = {"FORWARDED_ALLOW_IPS": "10.0.0.5, 10.1.0.0/16"}
+    assert uvicorn_options(configured) == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": "10.0.0.5,10.1.0.0/16",
+    }
+    assert uvicorn_args(configured) == [
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "10.0.0.5,10.1.0.0/16",
+    ]
+
+
+def status_of(url: str, forwarded_for: str) -> int:
+    request = urllib.request.Request(url, headers={"X-Forwarded-For": forwarded_for})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    """``server(FORWARDED_ALLOW_IPS)``: uvicorn with 3 anonymous requests per
+    address and minute, counting in a cache of its own."""
+
+    def start(forwarded_allow_ips: str):
+        overrides = {
+            "RATE_LIMITS": {"anonymous_ip": "3/min", "token": None},
+            "CACHES": {
+                "default": {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": settings.REDIS_URL,
+                    "KEY_PREFIX": f"forwarded-{uuid.uuid4().hex[:12]}",
+                }
+            },
+        }
+        environ = {"FORWARDED_ALLOW_IPS": forwarded_allow_ips, "HTTP_PROCESSES": "1"}
+        return run_asgi_server(overrides, log_path=tmp_path / "uvicorn.log", environ=environ)
+
+    return start
+
+
+def test_a_forged_forwarded_for_from_loopback_is_counted_under_the_real_address(server):
+    with server("") as url:
+        tip = f"{url}/api/v1/tips/{uuid.uuid4().hex}/"
+
+        statuses = [status_of(tip, random_ip()) for _ in range(4)]
+
+    assert statuses == [404, 404, 404, 429]
+
+
+def test_forwarded_for_is_honoured_from_a_configured_proxy(server):
+    with server("127.0.0.1") as url:
+        tip = f"{url}/api/v1/tips/{uuid.uuid4().hex}/"
+
+        each_its_own = [status_of(tip, random_ip()) for _ in range(4)]
+        one = random_ip()
+        one_address = [status_of(tip, one) for _ in range(4)]
+
+    assert each_its_own == [404, 404, 404, 404]
+    assert one_address == [404, 404, 404, 429]
