@@ -232,6 +232,23 @@ STORAGES = {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
     },
 }
+# Case photos are served through /api/v1/photos/<id>/<variant>/ after an
+# access check (cases.photo_access), never from MEDIA_URL. With file storage
+# the application streams them unless a front server is named: nginx with
+# PHOTOS_ACCEL_REDIRECT_PREFIX (an ``internal`` location aliased to
+# MEDIA_ROOT), Apache/lighttpd with PHOTOS_SENDFILE. S3-compatible storage is
+# private and answered with a redirect to a URL signed for PHOTOS_URL_MAX_AGE
+# seconds (also the life of the signed links the tip status gives).
+PHOTOS_ACCEL_REDIRECT_PREFIX = env("PHOTOS_ACCEL_REDIRECT_PREFIX", default="")
+PHOTOS_SENDFILE = env.bool("PHOTOS_SENDFILE", default=False)
+PHOTOS_URL_MAX_AGE = env.int("PHOTOS_URL_MAX_AGE", default=300)
+if STORAGES["default"]["BACKEND"].startswith("storages.backends.s3"):
+    STORAGES["default"]["OPTIONS"] = {
+        "default_acl": "private",
+        "querystring_auth": True,
+        "querystring_expire": PHOTOS_URL_MAX_AGE,
+        **STORAGES["default"]["OPTIONS"],
+    }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
