@@ -242,11 +242,14 @@ STORAGES = {
 PHOTOS_ACCEL_REDIRECT_PREFIX = env("PHOTOS_ACCEL_REDIRECT_PREFIX", default="")
 PHOTOS_SENDFILE = env.bool("PHOTOS_SENDFILE", default=False)
 PHOTOS_URL_MAX_AGE = env.int("PHOTOS_URL_MAX_AGE", default=300)
+MEDIA_S3_PRIVATE_OPTIONS = {
+    "default_acl": "private",
+    "querystring_auth": True,
+    "querystring_expire": PHOTOS_URL_MAX_AGE,
+}
 if STORAGES["default"]["BACKEND"].startswith("storages.backends.s3"):
     STORAGES["default"]["OPTIONS"] = {
-        "default_acl": "private",
-        "querystring_auth": True,
-        "querystring_expire": PHOTOS_URL_MAX_AGE,
+        **MEDIA_S3_PRIVATE_OPTIONS,
         **STORAGES["default"]["OPTIONS"],
     }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
