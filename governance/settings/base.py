@@ -169,6 +169,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "cases-deadline-sweep": {"task": "cases.tasks.sla_sweep", "schedule": 60.0},
     "cases-thumbnail-catch-up": {"task": "cases.tasks.thumbnail_catch_up", "schedule": 600.0},
+    "cases-photo-orphan-cleanup": {
+        "task": "cases.tasks.photo_orphan_cleanup",
+        "schedule": 24 * 3600.0,
+    },
     # Emails and SMS whose delivery task was lost or failed (notifications.delivery).
     "notifications-delivery-catch-up": {
         "task": "notifications.tasks.deliver_catch_up",
@@ -252,6 +256,9 @@ if STORAGES["default"]["BACKEND"].startswith("storages.backends.s3"):
         **MEDIA_S3_PRIVATE_OPTIONS,
         **STORAGES["default"]["OPTIONS"],
     }
+# Photo files no row refers to (written by a transaction that then rolled
+# back, or left by a crash) are deleted by a daily task once this old.
+PHOTOS_ORPHAN_MIN_AGE = env.int("PHOTOS_ORPHAN_MIN_AGE", default=24 * 3600)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

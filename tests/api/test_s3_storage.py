@@ -3,6 +3,7 @@ API server (moto's, on loopback) stands in for MinIO / OSS / COS. The objects
 are private; the photo URLs answer those who may see a photo with a redirect
 to a short-lived signed URL."""
 
+import datetime as dt
 import io
 import time
 import urllib.error
@@ -11,12 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+from django.db import transaction
+from django.utils import timezone
 from moto.server import ThreadedMotoServer
 from PIL import Image
 from rest_framework.test import APIClient
 
 from cases import services
 from cases.models import CaseAttachment
+from cases.photo_orphans import remove_orphan_photos
 from cases.photos import make_missing_thumbnails
 from tests.api.helpers import client_for, error
 from tests.cases.conftest import jpeg, report
@@ -32,6 +36,9 @@ def s3(settings):
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its buckets in the process, across servers: start empty.
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 (the loopback server)
     options = {
         "bucket_name": BUCKET,
         "endpoint_url": endpoint,
@@ -138,3 +145,20 @@ def test_a_published_photo_is_a_signed_url_for_anyone(world, s3):
     assert response.status_code == 302
     assert _get(response["Location"])[0] == 200
     assert _get(f"{s3.meta.endpoint_url}/{BUCKET}/{attachment.file.name}")[0] == 403
+
+
+def test_an_orphan_in_the_bucket_is_removed_once_a_day_old(world, s3):
+    kept = report(world, photos=[jpeg()]).attachments.get().file.name
+    with pytest.raises(RuntimeError), transaction.atomic():
+        report(world, photos=[jpeg()])
+        raise RuntimeError("rolled back after the photo was written")
+    (orphan,) = _keys(s3) - {kept}
+
+    assert remove_orphan_photos() == []  # fresh: kept
+    assert remove_orphan_photos(now=timezone.now() + dt.timedelta(days=2)) == [orphan]
+
+    assert _keys(s3) == {kept}
+
+
+def _keys(s3) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
