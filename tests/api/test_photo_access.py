@@ -138,6 +138,10 @@ def test_an_unknown_photo_or_variant_is_404(world, unpublished):
     client = caller(world, "dispatcher")
     error(client.get("/api/v1/photos/999999/original/"), 404, "not_found")
     error(client.get(Photos.url(unpublished.public, "exif")), 404, "not_found")
+    refused = APIClient().get(
+        Photos.url(unpublished.internal, "original"), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert error(refused, 404, "not_found")["message"] == "没有这张照片。"
 
 
 def test_a_photo_without_a_thumbnail_yet_has_no_thumbnail_to_serve(world):
