@@ -11,6 +11,8 @@ MEDIA_ROOT        where uploaded files live with the default file storage
 MEDIA_URL         URL prefix of uploaded files
 MEDIA_STORAGE_BACKEND  dotted path of the storage class for uploads
 MEDIA_STORAGE_OPTIONS  JSON object of options for that class (bucket, endpoint...)
+PHOTOS_ACCEL_REDIRECT_PREFIX, PHOTOS_SENDFILE, PHOTOS_URL_MAX_AGE,
+PHOTOS_ORPHAN_MIN_AGE  how case photos are served and cleaned up (see below)
 MAP_TILE_URL      tile URL template for maps (empty: boundaries on a blank map)
 CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives up
 """
