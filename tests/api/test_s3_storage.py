@@ -19,6 +19,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from cases import services
+from cases.checks import check_photo_storage
 from cases.models import CaseAttachment
 from cases.photo_orphans import remove_orphan_photos
 from cases.photos import make_missing_thumbnails
@@ -162,3 +163,26 @@ def test_an_orphan_in_the_bucket_is_removed_once_a_day_old(world, s3):
 
 def _keys(s3) -> set[str]:
     return {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+
+
+@pytest.mark.parametrize(
+    ("options", "wrong"),
+    [
+        ({"querystring_auth": False}, "querystring_auth"),
+        ({"default_acl": "public-read"}, "default_acl"),
+        ({}, None),
+    ],
+)
+def test_the_deploy_check_refuses_a_public_bucket(settings, options, wrong):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**settings.MEDIA_S3_PRIVATE_OPTIONS, "bucket_name": BUCKET, **options},
+        },
+    }
+
+    errors = check_photo_storage(None)
+
+    assert [e.id for e in errors] == (["cases.E001"] if wrong else [])
+    assert all(wrong in e.msg for e in errors)
