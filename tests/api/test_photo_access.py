@@ -27,8 +27,8 @@ FIELD = {"original": "file", "thumbnail": "thumbnail"}
 
 
 class Photos:
-    """A citizen's report with its (public) photo, and an internal photo a
-    dispatcher added in a note; both with thumbnails."""
+    """A citizen's report with its (public) photo, dispatched to CGJ, and an
+    internal photo a dispatcher added in a note; both with thumbnails."""
 
     def __init__(self, world, *, published: bool):
         Category.objects.filter(pk=world.category.pk).update(citizen_visible=published)
@@ -38,6 +38,9 @@ class Photos:
             source=Source.CITIZEN,
             photos=[jpeg("report.jpg", color=(10, 200, 10))],
         )
+        # Dispatched to the handler's department, which then sees it.
+        services.case_register(case=self.case.pk, actor=world.dispatcher)
+        services.case_dispatch(case=self.case.pk, actor=world.dispatcher)
         services.case_comment(
             case=self.case.pk,
             actor=world.dispatcher,
@@ -93,6 +96,7 @@ ACCESS = [
     # staff in scope: every photo
     ("dispatcher", True, True),
     ("city_dispatcher", True, True),
+    ("handler", True, True),
     ("supervisor", True, True),
     ("grid_worker", True, True),
     ("admin", True, True),
