@@ -141,6 +141,7 @@ def test_public_photos_may_be_cached_by_anyone_and_others_by_the_browser_only(wo
 def test_an_unknown_photo_or_variant_is_404(world, unpublished):
     client = caller(world, "dispatcher")
     error(client.get("/api/v1/photos/999999/original/"), 404, "not_found")
+    error(client.get(f"/api/v1/photos/{2**70}/original/"), 404, "not_found")  # beyond bigint
     error(client.get(Photos.url(unpublished.public, "exif")), 404, "not_found")
     refused = APIClient().get(
         Photos.url(unpublished.internal, "original"), HTTP_ACCEPT_LANGUAGE="zh-hans"
