@@ -7,10 +7,14 @@ the front server through X-Accel-Redirect / X-Sendfile."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.core import signing
+from django.urls import Resolver404, clear_url_caches, resolve
 from rest_framework.test import APIClient
 
+import governance.urls
 from cases import services
 from cases.models import CaseAttachment, Category, Source
 from cases.photos import make_missing_thumbnails
@@ -247,6 +251,15 @@ def test_the_case_detail_points_at_the_controlled_urls(world, unpublished):
     }
 
 
-def test_stored_names_are_not_served(world, unpublished):
-    response = APIClient().get(f"/media/{unpublished.internal.file.name}")
-    assert response.status_code == 404
+def test_stored_names_are_not_served_even_with_debug_on(world, unpublished, settings):
+    path = f"{settings.MEDIA_URL}{unpublished.internal.file.name}"
+    settings.DEBUG = True  # the root URLs are read again as a DEBUG server reads them
+    try:
+        urls = importlib.reload(governance.urls)
+        with pytest.raises(Resolver404):
+            resolve(path, urlconf=urls)
+    finally:
+        settings.DEBUG = False
+        importlib.reload(governance.urls)
+        clear_url_caches()
+    assert APIClient().get(path).status_code == 404
