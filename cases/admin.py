@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from governance.admin import ReadOnlyAdmin
 
@@ -143,7 +146,14 @@ class CaseEventInline(ReadOnlyInline):
 
 class CaseAttachmentInline(ReadOnlyInline):
     model = CaseAttachment
-    fields = ("kind", "file", "uploaded_by", "created_at")
+    fields = ("kind", "photo", "uploaded_by", "created_at")
+    readonly_fields = ("photo",)
+
+    @admin.display(description=_("photo"))
+    def photo(self, attachment):
+        # Through the access-checked URL: stored files are not served by name.
+        url = reverse("photo-file", kwargs={"pk": attachment.pk, "variant": "original"})
+        return format_html('<a href="{}">{}</a>', url, attachment.file.name)
 
 
 class CaseDirectiveInline(ReadOnlyInline):

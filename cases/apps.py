@@ -7,4 +7,4 @@ class CasesConfig(AppConfig):
     verbose_name = _("Cases")
 
     def ready(self) -> None:
-        from . import deadlines  # noqa: F401 - the calendar cache's invalidation receivers
+        from . import checks, deadlines  # noqa: F401 - system checks; the calendar cache's receivers

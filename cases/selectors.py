@@ -7,7 +7,7 @@ import datetime as dt
 import math
 
 from django.contrib.gis.measure import D
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
@@ -152,18 +152,16 @@ def tip_by_token(token: str) -> Case:
 
 
 PUBLIC_PHOTO_EVENTS = ("reported", "handled", "self_handled")
+# The photos a reporter may see: the report's, and the result's as the
+# department or grid worker reported it fixed. Photos added to internal notes
+# and inspection photos stay with staff. (sha256 marks photos stored without
+# metadata; older uploads were kept as sent.) A filter on CaseAttachment.
+PUBLIC_PHOTO = Q(event__action__in=PUBLIC_PHOTO_EVENTS) & ~Q(sha256="")
 
 
 def public_photos(case: Case):
-    """The photos a reporter may see: the report's, and the result's as the
-    department or grid worker reported it fixed. Photos added to internal
-    notes and inspection photos stay with staff."""
-    # (sha256 marks photos stored without metadata; older uploads were kept as sent.)
-    return (
-        case.attachments.filter(event__action__in=PUBLIC_PHOTO_EVENTS)
-        .exclude(sha256="")
-        .order_by("id")
-    )
+    """The public photos of ``case`` (``PUBLIC_PHOTO``), oldest first."""
+    return case.attachments.filter(PUBLIC_PHOTO).order_by("id")
 
 
 def public_timeline(case: Case) -> list[dict]:

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from . import photos, sweep
+from . import photo_orphans, photos, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +39,9 @@ def thumbnail_catch_up() -> int:
     if made:
         logger.info("made %s missing thumbnails", made)
     return made
+
+
+@shared_task(ignore_result=True)
+def photo_orphan_cleanup() -> int:
+    """Daily: delete photo files no case refers to (see cases.photo_orphans)."""
+    return len(photo_orphans.remove_orphan_photos())

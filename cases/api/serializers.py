@@ -29,6 +29,7 @@ from ..models import (
     Status,
     Urgency,
 )
+from ..photo_access import attachment_url
 from ..policy import scope_of, works_on_cases
 from ..selectors import case_actions, contact_for, duplicate_candidates, open_directives
 
@@ -58,11 +59,9 @@ def point_json(point) -> dict | None:
     return None if point is None else {"lng": point.x, "lat": point.y}
 
 
-def thumbnail_url(attachment, context) -> str | None:
+def thumbnail_url(attachment, context, *, signed: bool = False) -> str | None:
     """Absolute; null until the thumbnail is made (just after the upload)."""
-    if not attachment.thumbnail:
-        return None
-    return context["request"].build_absolute_uri(attachment.thumbnail.url)
+    return attachment_url(context["request"], attachment, "thumbnail", signed=signed)
 
 
 class CaseListSerializer(ModelSerializer):
@@ -171,7 +170,7 @@ def _iso(value, tz) -> str | None:
 
 
 class AttachmentSerializer(ModelSerializer):
-    url = serializers.FileField(source="file", use_url=True)
+    url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     taken_at = serializers.SerializerMethodField()
     taken_location = serializers.SerializerMethodField()
@@ -182,6 +181,11 @@ class AttachmentSerializer(ModelSerializer):
             "id", "kind", "url", "thumbnail_url", "width", "height", "source_format",
             "taken_at", "taken_location", "created_at",
         ]  # fmt: skip
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_url(self, attachment) -> str | None:
+        """The photo, served to those who may see it (cases.photo_access)."""
+        return attachment_url(self.context["request"], attachment, "original")
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnail_url(self, attachment) -> str | None:

@@ -23,6 +23,7 @@ from grids.selectors import OutsideJurisdiction, grid_for_point
 
 from .. import services
 from ..models import AttachmentKind, Case, Source, Status
+from ..photo_access import attachment_url
 from ..photos import hints_for_upload
 from ..selectors import public_photos, public_timeline, tip_by_token
 from .inputs import valid_input
@@ -89,13 +90,20 @@ class TipReceiptSerializer(serializers.Serializer):
 
 
 class PublicPhotoSerializer(serializers.Serializer):
+    """A public photo, by URLs signed for whoever holds the tracking token
+    (valid PHOTOS_URL_MAX_AGE seconds; the status gives fresh ones)."""
+
     kind = serializers.ChoiceField(choices=AttachmentKind.choices)
-    url = serializers.FileField(source="file", use_url=True)
+    url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_url(self, attachment) -> str | None:
+        return attachment_url(self.context["request"], attachment, "original", signed=True)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnail_url(self, attachment) -> str | None:
-        return thumbnail_url(attachment, self.context)
+        return thumbnail_url(attachment, self.context, signed=True)
 
 
 class PublicStepSerializer(serializers.Serializer):

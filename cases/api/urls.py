@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import events, reference, tips, views
+from . import events, photo_files, reference, tips, views
 
 router = SimpleRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -14,4 +14,9 @@ urlpatterns = [
     path("tips/", tips.TipCreate.as_view(), name="tip-create"),
     path("tips/<slug:token>/", tips.TipStatus.as_view(), name="tip-status"),
     path("photos/hints/", tips.PhotoHints.as_view(), name="photo-hints"),
+    path(
+        "photos/<int:pk>/<str:variant>/",
+        photo_files.PhotoFileView.as_view(),
+        name="photo-file",
+    ),
 ]

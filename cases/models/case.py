@@ -665,6 +665,11 @@ class CaseAttachment(models.Model):
         verbose_name = _("photo")
         verbose_name_plural = _("photos")
         ordering = ["id"]
+        # The orphan cleanup (cases.photo_orphans) looks stored names up.
+        indexes = [
+            models.Index(fields=["file"], name="cases_attachment_file"),
+            models.Index(fields=["thumbnail"], name="cases_attachment_thumbnail"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.get_kind_display()}"

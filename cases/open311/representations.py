@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from ..models import FINAL_STATUSES, AttributeType, Case, Category, RejectReason, Stage, Status
+from ..photo_access import photo_url
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When what discovery and the service list describe last changed shape; the
@@ -147,9 +147,9 @@ def service_notice(case: Case) -> str | None:
 def media_url(case: Case, request) -> str | None:
     """The first stored report photo (re-encoded without metadata when it was
     stored), as an absolute URL; else the link the reporter gave."""
-    name = getattr(case, "first_photo", None)
-    if name:
-        return request.build_absolute_uri(default_storage.url(name))
+    pk = getattr(case, "first_photo_id", None)
+    if pk:
+        return photo_url(request, pk, "original")
     return case.media_url or None
 
 

@@ -42,20 +42,26 @@ def service(code: str) -> Category | None:
     )
 
 
+def published_cases() -> QuerySet[Case]:
+    """The cases anyone may read about: the public feed lists them, and their
+    public photos are served to anyone (``cases.photo_access``)."""
+    return Case.objects.filter(category__citizen_visible=True)
+
+
 def public_requests() -> QuerySet[Case]:
-    """Cases of citizen-visible categories, public columns only, each with
-    the stored file of its first report photo (``first_photo``): one query."""
+    """Published cases, public columns only, each with the id of its first
+    report photo (``first_photo_id``): one query."""
     first_photo = (
         CaseAttachment.objects.filter(case=OuterRef("pk"), kind=AttachmentKind.REPORT)
         .exclude(sha256="")  # stored without metadata (older uploads were kept as sent)
         .order_by("id")
-        .values("file")[:1]
+        .values("pk")[:1]
     )
     return (
-        Case.objects.filter(category__citizen_visible=True)
+        published_cases()
         .select_related("category", "department")
         .only(*PUBLIC_FIELDS)
-        .annotate(first_photo=Subquery(first_photo))
+        .annotate(first_photo_id=Subquery(first_photo))
         .order_by("-created_at", "-id")
     )
 
@@ -71,7 +77,8 @@ def known_service_codes(codes: list[str]) -> set[str]:
 def request_of_token(token: str) -> Case | None:
     """The public case a tip's tracking token follows."""
     return (
-        Case.objects.filter(category__citizen_visible=True, tracking_token=token)
+        published_cases()
+        .filter(tracking_token=token)
         .only("id", "number", "tracking_token")
         .first()
     )

@@ -11,6 +11,8 @@ MEDIA_ROOT        where uploaded files live with the default file storage
 MEDIA_URL         URL prefix of uploaded files
 MEDIA_STORAGE_BACKEND  dotted path of the storage class for uploads
 MEDIA_STORAGE_OPTIONS  JSON object of options for that class (bucket, endpoint...)
+PHOTOS_ACCEL_REDIRECT_PREFIX, PHOTOS_SENDFILE, PHOTOS_URL_MAX_AGE,
+PHOTOS_ORPHAN_MIN_AGE  how case photos are served and cleaned up (see below)
 MAP_TILE_URL      tile URL template for maps (empty: boundaries on a blank map)
 CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives up
 """
@@ -194,6 +196,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "cases-deadline-sweep": {"task": "cases.tasks.sla_sweep", "schedule": 60.0},
     "cases-thumbnail-catch-up": {"task": "cases.tasks.thumbnail_catch_up", "schedule": 600.0},
+    "cases-photo-orphan-cleanup": {
+        "task": "cases.tasks.photo_orphan_cleanup",
+        "schedule": 24 * 3600.0,
+    },
     # Emails and SMS whose delivery task was lost or failed (notifications.delivery).
     "notifications-delivery-catch-up": {
         "task": "notifications.tasks.deliver_catch_up",
@@ -257,6 +263,29 @@ STORAGES = {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
     },
 }
+# Case photos are served through /api/v1/photos/<id>/<variant>/ after an
+# access check (cases.photo_access), never from MEDIA_URL. With file storage
+# the application streams them unless a front server is named: nginx with
+# PHOTOS_ACCEL_REDIRECT_PREFIX (an ``internal`` location aliased to
+# MEDIA_ROOT), Apache/lighttpd with PHOTOS_SENDFILE. S3-compatible storage is
+# private and answered with a redirect to a URL signed for PHOTOS_URL_MAX_AGE
+# seconds (also the life of the signed links the tip status gives).
+PHOTOS_ACCEL_REDIRECT_PREFIX = env("PHOTOS_ACCEL_REDIRECT_PREFIX", default="")
+PHOTOS_SENDFILE = env.bool("PHOTOS_SENDFILE", default=False)
+PHOTOS_URL_MAX_AGE = env.int("PHOTOS_URL_MAX_AGE", default=300)
+MEDIA_S3_PRIVATE_OPTIONS = {
+    "default_acl": "private",
+    "querystring_auth": True,
+    "querystring_expire": PHOTOS_URL_MAX_AGE,
+}
+if STORAGES["default"]["BACKEND"].startswith("storages.backends.s3"):
+    STORAGES["default"]["OPTIONS"] = {
+        **MEDIA_S3_PRIVATE_OPTIONS,
+        **STORAGES["default"]["OPTIONS"],
+    }
+# Photo files no row refers to (written by a transaction that then rolled
+# back, or left by a crash) are deleted by a daily task once this old.
+PHOTOS_ORPHAN_MIN_AGE = env.int("PHOTOS_ORPHAN_MIN_AGE", default=24 * 3600)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -152,6 +152,14 @@ def stored_path(name_or_url: str) -> Path:
     return Path(settings.MEDIA_ROOT) / path
 
 
+def served(client, url: str) -> bytes:
+    """The bytes a photo URL answers with, for ``client`` (200 expected)."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    # (Reading it to the end closes it, as the test client arranges.)
+    return b"".join(response.streaming_content)
+
+
 def assert_no_metadata(path: Path) -> Image.Image:
     """The stored file carries no EXIF, XMP, comment or the phone's serial."""
     raw = path.read_bytes()

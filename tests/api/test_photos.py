@@ -36,6 +36,7 @@ from tests.api.images import (
     phone_photo,
     plain_jpeg,
     png_bomb,
+    served,
     stored_path,
     two_tone,
     upload,
@@ -102,7 +103,9 @@ def test_a_phone_photo_is_stored_upright_without_metadata(world, fmt, stored_for
         "lng": pytest.approx(GPS_IN_G1[0], abs=1e-6),
         "lat": pytest.approx(GPS_IN_G1[1], abs=1e-6),
     }
-    assert photo["url"] == f"http://testserver/media/{attachment.file.name}"
+    assert photo["url"] == f"http://testserver/api/v1/photos/{attachment.pk}/original/"
+    stored_bytes = stored_path(attachment.file.name).read_bytes()
+    assert served(client_for(world.grid_worker), photo["url"]) == stored_bytes
 
 
 def test_the_staff_detail_shows_where_and_when_the_photo_was_taken(world):
@@ -114,7 +117,8 @@ def test_the_staff_detail_shows_where_and_when_the_photo_was_taken(world):
     assert photo["taken_at"] == TAKEN_LOCAL
     assert photo["taken_location"]["lng"] == pytest.approx(GPS_IN_G1[0], abs=1e-6)
     assert photo["taken_location"]["lat"] == pytest.approx(GPS_IN_G1[1], abs=1e-6)
-    assert photo["source_format"] == "HEIF" and photo["url"].endswith(".jpg")
+    assert photo["source_format"] == "HEIF"
+    assert served(client_for(world.dispatcher), photo["url"])[:2] == b"\xff\xd8"  # a JPEG
     (reported,) = detail["events"]
     assert [p["id"] for p in reported["photos"]] == [photo["id"]]
 
@@ -453,7 +457,11 @@ def test_the_thumbnail_is_made_after_commit(world, django_capture_on_commit_call
     assert_no_metadata(stored_path(attachment.thumbnail.name))
     detail = client_for(world.grid_worker).get(f"{CASES}{attachment.case_id}/").json()
     assert detail["photos"][0]["thumbnail_url"] == (
-        f"http://testserver/media/{attachment.thumbnail.name}"
+        f"http://testserver/api/v1/photos/{attachment.pk}/thumbnail/"
+    )
+    thumb_bytes = stored_path(attachment.thumbnail.name).read_bytes()
+    assert served(client_for(world.grid_worker), detail["photos"][0]["thumbnail_url"]) == (
+        thumb_bytes
     )
 
 
@@ -507,7 +515,7 @@ def test_a_broker_outage_does_not_fail_the_report_and_the_catch_up_makes_it(
     thumb = Image.open(stored_path(attachment.thumbnail.name))
     assert thumb.format == "JPEG" and thumb.size == (THUMBNAIL_EDGE, 160)
     detail = client_for(world.grid_worker).get(f"{CASES}{attachment.case_id}/").json()
-    assert detail["photos"][0]["thumbnail_url"].endswith(attachment.thumbnail.name)
+    assert detail["photos"][0]["thumbnail_url"].endswith(f"/photos/{attachment.pk}/thumbnail/")
     # Done once: a second run finds nothing to do.
     files = Stored().files
     assert tasks.thumbnail_catch_up() == 0

@@ -44,6 +44,16 @@ def test_a_case_shows_its_timeline_and_cannot_be_changed(admin_client, world):
     assert Case.objects.filter(pk=case.pk).exists()
 
 
+def test_a_case_links_its_photos_through_the_checked_url(admin_client, world):
+    case = case_in(world, "handled")
+    (photo,) = case.attachments.all()
+    page = admin_client.get(reverse("admin:cases_case_change", args=[case.pk])).content.decode()
+
+    url = f"/api/v1/photos/{photo.pk}/original/"
+    assert f'href="{url}"' in page
+    assert admin_client.get(url).status_code == 200
+
+
 def test_people_who_are_not_staff_are_sent_to_log_in(client, world):
     client.force_login(world.dispatcher)
     response = client.get(reverse("admin:cases_case_changelist"))
@@ -59,3 +69,5 @@ def test_the_sweep_is_scheduled_and_registered():
     task = settings.CELERY_BEAT_SCHEDULE["cases-deadline-sweep"]["task"]
     assert task == "cases.tasks.sla_sweep"
     assert task in app.tasks
+    cleanup = settings.CELERY_BEAT_SCHEDULE["cases-photo-orphan-cleanup"]["task"]
+    assert cleanup in app.tasks

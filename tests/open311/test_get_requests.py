@@ -191,7 +191,11 @@ def test_the_first_report_photo_is_the_media_url(client, world):
     case = tip(world, photos=[jpeg("a.jpg"), jpeg("b.jpg")], media_url="https://x.example/1.jpg")
     first = case.attachments.order_by("id").first()
     (row,) = as_json(client.get(f"{URL}/{case.number}.json"))
-    assert row["media_url"] == f"http://testserver{first.file.url}"
+    assert row["media_url"] == f"http://testserver/api/v1/photos/{first.pk}/original/"
+    # A published case's report photo is public: anyone fetches it.
+    response = client.get(row["media_url"])
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == first.file.read()
     root = as_xml(client.get(f"{URL}/{case.number}.xml"))
     assert rows(root)[0]["media_url"] == row["media_url"]
 

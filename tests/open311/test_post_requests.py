@@ -135,7 +135,9 @@ def test_a_photo_is_uploaded_as_media_and_shown_without_its_metadata(client, que
         assert not image.getexif()  # no GPS, no camera make in what is shown
     assert b"PhoneMaker" not in content and b"Wang Xiaoming" not in content
     shown = as_json(client.get(f"{URL}/{case.number}.json"))[0]["media_url"]
-    assert shown == f"http://testserver{photo.file.url}"
+    assert shown == f"http://testserver/api/v1/photos/{photo.pk}/original/"
+    fetched = client.get(shown)
+    assert b"".join(fetched.streaming_content) == content
 
 
 def test_a_photo_with_gps_may_stand_in_for_lat_and_long(client, questions, api_client):
