@@ -16,4 +16,6 @@ class DbRolesConfig(AppConfig):
     verbose_name = "Database roles"
 
     def ready(self):
+        from . import checks  # noqa: F401 - the runtime role's deploy check
+
         post_migrate.connect(_grant_after_migrate, sender=self)

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from django.conf import settings
+from django.core import checks
 from django.db import DatabaseError, connection, transaction
 
 from cases.models import CaseEvent, Status
@@ -233,3 +234,22 @@ def test_the_owner_that_migrates_still_meets_the_append_only_trigger(world):
             assert "append-only" in refused(sql, [event.pk])
     assert scalar("SELECT current_user") == settings.DATABASES["default"]["USER"]
     assert event_rows() == before
+
+
+def database_deploy_errors() -> set[str]:
+    found = checks.run_checks(
+        databases=["default"], include_deployment_checks=True, tags=[checks.Tags.database]
+    )
+    return {message.id for message in found if message.level >= checks.ERROR}
+
+
+def test_the_deploy_check_accepts_the_runtime_role():
+    assert database_deploy_errors() == set()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_deploy_check_refuses_an_application_connected_as_the_owner():
+    with as_owner():
+        errors = database_deploy_errors()
+    # The owner is no superuser, but owns the tables and may rewrite the log.
+    assert errors == {"dbroles.E002", "dbroles.E003"}
