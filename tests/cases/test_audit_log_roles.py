@@ -13,7 +13,9 @@ import uuid
 import pytest
 from django.conf import settings
 from django.core import checks
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.models.signals import pre_migrate
 
 from cases.models import CaseEvent, Status
 from governance.dbroles import as_owner, history_tables
@@ -218,6 +220,33 @@ def test_the_application_connects_as_the_runtime_role_and_migrations_as_the_owne
     default = base.env.db_url_config(base.DEFAULT_DATABASE_URL)
     default_owner = base.env.db_url_config(base.DEFAULT_DATABASE_OWNER_URL)
     assert default["USER"] != default_owner["USER"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_migrate_connects_as_the_owner_and_leaves_the_runtime_role_its_grants():
+    seen = []
+
+    def record_role(**kwargs):
+        seen.append(scalar("SELECT current_user"))
+
+    pre_migrate.connect(record_role, dispatch_uid="test-record-role")
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+    finally:
+        pre_migrate.disconnect(dispatch_uid="test-record-role")
+    assert set(seen) == {settings.DATABASE_OWNER["USER"]}
+    assert scalar("SELECT current_user") == settings.DATABASES["default"]["USER"]
+    assert scalar(
+        "SELECT has_table_privilege(current_user, 'cases_caseevent', 'INSERT')"
+        " AND NOT has_table_privilege(current_user, 'cases_caseevent', 'UPDATE')"
+        " AND has_table_privilege(current_user, 'cases_case', 'UPDATE')"
+    )
+
+
+def test_the_role_switches_only_between_transactions():
+    with pytest.raises(RuntimeError, match="between transactions"), as_owner():
+        pass
+    assert scalar("SELECT current_user") == settings.DATABASES["default"]["USER"]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
