@@ -4,8 +4,12 @@ Cases and their events cannot be deleted (events are append-only by a
 database trigger), so benchmarks that create or update cases run against
 their own database on the same server as the development one: the name in
 DATABASE_URL swapped for ``governance_bench`` (``BENCH_DB_NAME``). It is
-created when missing (from template1, which has PostGIS and btree_gist in the
-private cluster), migrated and given the demo city, then reused by later runs.
+created when missing by the owner role (DATABASE_OWNER_URL) from template1,
+which has PostGIS and btree_gist in the private cluster (provisioning creates
+extensions, as the superuser), migrated and given the demo city, then reused
+by later runs. The benchmarks run as the runtime role, as the application
+does; steps that only the owner may take (bulk loads) use
+``governance.dbroles.as_owner``.
 
 Call ``setup()`` before importing anything from Django: it points
 DATABASE_URL at the benchmark database, then sets Django up.
@@ -21,9 +25,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB_NAME = os.environ.get("BENCH_DB_NAME", "governance_bench")
-# governance.settings.base's default. Not imported from there: importing the
+# governance.settings.base's defaults. Not imported from there: importing the
 # settings before DATABASE_URL is swapped would freeze the dev database in.
-DEFAULT_DATABASE_URL = "postgis://governance:governance@127.0.0.1:54329/governance"
+DEFAULT_DATABASE_URL = "postgis://governance_app:governance_app@127.0.0.1:54329/governance"
+DEFAULT_DATABASE_OWNER_URL = "postgis://governance:governance@127.0.0.1:54329/governance"
 
 
 def _conninfo(url: str, dbname: str) -> dict:
@@ -43,22 +48,28 @@ def bench_url(url: str, name: str = BENCH_DB_NAME) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _ensure_database(dev_url: str) -> bool:
+def _ensure_database(owner_url: str) -> bool:
     """Create the benchmark database when missing; True when it was created."""
     import psycopg
     from psycopg import sql
 
     created = False
-    with psycopg.connect(**_conninfo(dev_url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(**_conninfo(owner_url, "postgres"), autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB_NAME,)
         ).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB_NAME)))
             created = True
-    with psycopg.connect(**_conninfo(dev_url, BENCH_DB_NAME), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+    with psycopg.connect(**_conninfo(owner_url, BENCH_DB_NAME), autocommit=True) as conn:
+        missing = {"postgis", "btree_gist"} - {
+            name for (name,) in conn.execute("SELECT extname FROM pg_extension")
+        }
+    if missing:
+        raise SystemExit(
+            f"{BENCH_DB_NAME} lacks the extensions {sorted(missing)}: a superuser creates "
+            "them (in template1 too), as bin/lib/provision.sh does"
+        )
     return created
 
 
@@ -74,10 +85,14 @@ def setup(*, media_root: str | None = None) -> str:
         raise SystemExit("bench/_benchdb.setup() must run before the settings are imported")
 
     dev_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    owner_url = os.environ.get("DATABASE_OWNER_URL") or (
+        dev_url if os.environ.get("DATABASE_URL") else DEFAULT_DATABASE_OWNER_URL
+    )
     if urlsplit(dev_url).path.lstrip("/") == BENCH_DB_NAME:
         raise SystemExit(f"DATABASE_URL already names {BENCH_DB_NAME}: give the dev database's")
-    created = _ensure_database(dev_url)
+    created = _ensure_database(owner_url)
     os.environ["DATABASE_URL"] = bench_url(dev_url)
+    os.environ["DATABASE_OWNER_URL"] = bench_url(owner_url)
 
     import django
 

@@ -57,6 +57,7 @@ from cases.models import (  # noqa: E402
     Status,
 )
 from cases.sweep import sla_sweep  # noqa: E402
+from governance.dbroles import as_owner  # noqa: E402
 from grids.demo_city import CITY  # noqa: E402
 from grids.models import Area, Level  # noqa: E402
 
@@ -406,10 +407,11 @@ def last_ids() -> tuple[int, int]:
 def main() -> None:
     wall = time.perf_counter()
     present = scalar("SELECT count(*) FROM cases_case WHERE number LIKE %s", [PREFIX + "%"])
-    if RELOAD or present != CASES:
-        load()
-    else:
-        reset()
+    with as_owner():  # truncating, dropping indexes and vacuuming are the owner's
+        if RELOAD or present != CASES:
+            load()
+        else:
+            reset()
     open_cases = Case.objects.filter(status__in=OPEN_STATUSES).count()
     grids = Area.objects.filter(level=Level.GRID).count()
     load1, _load5, _load15 = os.getloadavg()

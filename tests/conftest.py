@@ -14,11 +14,14 @@ vertex and a gap:
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pytest
+from django.test import TransactionTestCase
 
 from governance.config_cache import ConfigCache
+from governance.dbroles import as_owner
 from grids.models import Area, Level
 from tests.factories import AreaFactory, rect
 
@@ -31,6 +34,49 @@ def pytest_collection_modifyitems(session, config, items):
     later serialized_rollback test could no longer restore the migrated data
     (categories, calendar). Nothing transactional follows them at the end."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+# --- Database roles ------------------------------------------------------------------
+# The test database is created, migrated and dropped by the owner role, as
+# production migrates; the code under test runs as the runtime role, as the
+# web server and Celery do. Django's own plumbing between transactional tests
+# (flush is a TRUNCATE, serialized rollback reloads rows and resets sequences)
+# is the owner's too.
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Runs before pytest-django creates the test database: as the owner."""
+    with ExitStack() as owner:
+        owner.enter_context(as_owner())
+        yield owner
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_modify_db_settings, django_db_setup, django_db_blocker):
+    """From here on the runtime role, until pytest-django drops the database."""
+    original = (TransactionTestCase._fixture_setup, TransactionTestCase._fixture_teardown)
+
+    @classmethod
+    def fixture_setup(cls):
+        with as_owner():
+            original[0].__func__(cls)
+
+    def fixture_teardown(self):
+        with as_owner():
+            original[1](self)
+
+    with django_db_blocker.unblock():
+        django_db_modify_db_settings.close()  # the runtime role from here
+    TransactionTestCase._fixture_setup = fixture_setup
+    TransactionTestCase._fixture_teardown = fixture_teardown
+    yield
+    TransactionTestCase._fixture_setup, TransactionTestCase._fixture_teardown = (
+        classmethod(original[0].__func__),
+        original[1],
+    )
+    with django_db_blocker.unblock():
+        django_db_modify_db_settings.enter_context(as_owner())  # to drop the database
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,13 @@ PG_CLUSTER=${GOVERNANCE_PG_CLUSTER:-governance}
 PG_PORT=${GOVERNANCE_PG_PORT:-54329}
 REDIS_PORT=${GOVERNANCE_REDIS_PORT:-63790}
 DB_NAME=${GOVERNANCE_DB_NAME:-governance}
-DB_USER=governance
-DB_PASSWORD=governance
+# Two roles (README "Database roles"): the owner runs migrations and owns the
+# databases and tables; the application connects as the runtime role.
+DB_OWNER=governance
+DB_OWNER_PASSWORD=governance
+DB_USER=governance_app
+DB_PASSWORD=governance_app
+BENCH_DB_NAME=${BENCH_DB_NAME:-governance_bench}
 
 # What this invocation started, so that it stops exactly that on exit.
 STARTED_PG=0
@@ -97,21 +102,39 @@ start_postgres() {
         as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start
         STARTED_PG=1
     fi
+    # Converges from any earlier layout: the owner was once a superuser, and
+    # the runtime role must never be one. Only the owner may switch triggers
+    # off for a session, for the benchmarks' bulk loads; it owns the tables
+    # and their triggers anyway.
     local sql="DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_OWNER') THEN
+            CREATE ROLE $DB_OWNER LOGIN;
+        END IF;
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
-            CREATE ROLE $DB_USER LOGIN SUPERUSER PASSWORD '$DB_PASSWORD';
-        END IF; END \$\$;"
+            CREATE ROLE $DB_USER LOGIN;
+        END IF; END \$\$;
+        ALTER ROLE $DB_OWNER LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS
+            PASSWORD '$DB_OWNER_PASSWORD';
+        ALTER ROLE $DB_USER LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS
+            PASSWORD '$DB_PASSWORD';
+        GRANT SET ON PARAMETER session_replication_role TO $DB_OWNER;"
     as_postgres psql -q -p "$PG_PORT" -d postgres -v ON_ERROR_STOP=1 -c "$sql" >/dev/null
     if ! as_postgres psql -p "$PG_PORT" -d postgres -tAc \
         "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
-        as_postgres createdb -p "$PG_PORT" -O "$DB_USER" "$DB_NAME"
+        as_postgres createdb -p "$PG_PORT" -O "$DB_OWNER" "$DB_NAME"
     fi
-    as_postgres psql -q -p "$PG_PORT" -d "$DB_NAME" -v ON_ERROR_STOP=1 \
-        -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist;" >/dev/null
-    # Test databases are created from template1: give them PostGIS up front.
-    as_postgres psql -q -p "$PG_PORT" -d template1 -v ON_ERROR_STOP=1 \
-        -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist;" >/dev/null
+    # Extensions are created here, by the superuser, never by the roles the
+    # project connects as: in the database, in the benchmarks' when it exists,
+    # and in template1, which test and benchmark databases are created from.
+    local db
+    for db in "$DB_NAME" "$BENCH_DB_NAME" template1; do
+        as_postgres psql -p "$PG_PORT" -d postgres -tAc \
+            "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 || continue
+        as_postgres psql -q -p "$PG_PORT" -d "$db" -v ON_ERROR_STOP=1 \
+            -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist;" >/dev/null
+    done
     export DATABASE_URL="postgis://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT/$DB_NAME"
+    export DATABASE_OWNER_URL="postgis://$DB_OWNER:$DB_OWNER_PASSWORD@127.0.0.1:$PG_PORT/$DB_NAME"
 }
 
 start_redis() {

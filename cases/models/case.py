@@ -564,13 +564,17 @@ class Case(FSMModelMixin, models.Model):
 
 
 class CaseEvent(models.Model):
-    """One step in a case's history. Append-only: a database trigger (migration
-    0004) refuses every UPDATE and DELETE.
+    """One step in a case's history. Append-only: the application's database
+    role may only SELECT and INSERT it (governance.dbroles), and a trigger
+    (migration 0004) refuses every UPDATE and DELETE even to the owner.
 
     Ids increase in commit order (migration 0006): an event's id is drawn
     under a lock held until its transaction ends, so once a reader sees event
     N, every event below N that will ever exist is visible too. That makes
     "events since id N" exact for clients that resync."""
+
+    # The runtime database role gets SELECT and INSERT only (governance.dbroles).
+    append_only = True
 
     id = models.BigAutoField(primary_key=True)
     case = models.ForeignKey(

@@ -2,7 +2,9 @@
 
 Deployment-specific values are read from environment variables:
 
-DATABASE_URL      postgis://user:password@host:port/name (PostGIS is required)
+DATABASE_URL      postgis://user:password@host:port/name (PostGIS is required), the
+                  runtime role the web server and Celery use
+DATABASE_OWNER_URL  the same database as its owner role, used only by migrate
 REDIS_URL         redis://host:port/db - Celery broker, channel layer, cache
 SECRET_KEY        required in production
 ALLOWED_HOSTS     comma-separated host names
@@ -32,7 +34,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 
-DEFAULT_DATABASE_URL = "postgis://governance:governance@127.0.0.1:54329/governance"
+DEFAULT_DATABASE_URL = "postgis://governance_app:governance_app@127.0.0.1:54329/governance"
+DEFAULT_DATABASE_OWNER_URL = "postgis://governance:governance@127.0.0.1:54329/governance"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:63790/0"
 
 SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-never-used-in-production")
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "django.contrib.postgres",
+    "governance.dbroles",  # migrate as the owner role, then grant the runtime role
     "rest_framework",
     "rest_framework.authtoken",
     "axes",
@@ -113,6 +117,18 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # (HTTP_THREADS), governance/asgi.py: each keeps its connection between requests.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=300))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Two roles (governance.dbroles, README "Database roles"): DATABASE_URL is the
+# runtime role (no superuser, owns nothing, may only read and append to the
+# case event log); DATABASE_OWNER_URL the owner, whose user, password, host and
+# port only `migrate` uses. Give it only to the process that migrates. Its
+# default is the private cluster's owner, and only while DATABASE_URL is unset
+# too: a database named elsewhere is never migrated through the default one.
+if env("DATABASE_OWNER_URL", default=""):
+    DATABASE_OWNER = env.db_url("DATABASE_OWNER_URL")
+elif env("DATABASE_URL", default=""):
+    DATABASE_OWNER = None  # one role: migrate runs as DATABASE_URL's
+else:
+    DATABASE_OWNER = env.db_url_config(DEFAULT_DATABASE_OWNER_URL)
 # Server-side prepared statements for the few hot statements that ask for them
 # (governance.db: API token, the user's scope, point-to-grid). Django's own
 # queries bind client-side and never prepare.
