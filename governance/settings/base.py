@@ -7,6 +7,7 @@ REDIS_URL         redis://host:port/db - Celery broker, channel layer, cache
 SECRET_KEY        required in production
 ALLOWED_HOSTS     comma-separated host names
 DEBUG             true / false
+SERVE_MEDIA       true / false: the application serves uploads itself (demo)
 MEDIA_ROOT        where uploaded files live with the default file storage
 MEDIA_URL         URL prefix of uploaded files
 MEDIA_STORAGE_BACKEND  dotted path of the storage class for uploads
@@ -220,6 +221,9 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / ".state" / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".state" / "media")
+# Serve MEDIA_ROOT at MEDIA_URL from the application (django.views.static) when
+# no front server or object storage does: the demo and development only.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 STORAGES = {
     "default": {
