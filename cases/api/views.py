@@ -14,10 +14,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from governance.api_errors import JSONParser
+from governance.api_errors import FormParser, JSONParser, MultiPartParser
 from governance.api_serializers import Serializer
 
 from .. import services
