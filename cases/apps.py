@@ -8,3 +8,6 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import deadlines  # noqa: F401 - the calendar cache's invalidation receivers
+        from .open311.publication import publication
+
+        publication()  # a mistyped publication policy stops start-up

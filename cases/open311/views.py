@@ -275,8 +275,9 @@ class Requests(Open311View):
             idempotency_key=request.headers.get("Idempotency-Key") or None,
         )
         replayed = getattr(case, "replayed", False)
-        # (A retry of a request staff have since moved out of public view
-        # still gets its id.)
+        # (A new tip is published once registered, publication.py; until
+        # then, and for a retry of one staff have since moved out of public
+        # view, the answer is read from the case as filed.)
         case = selectors.public_requests().filter(pk=case.pk).first() or case
         response = self.render([representations.created(case, account_id=form.account_id)])
         if replayed:

@@ -312,6 +312,18 @@ OPEN311_KEY_SERVICE = env(
     default="API keys are issued by the command centre's administrators (admin → API clients).",
 )
 
+# What the anonymous GET requests feed publishes (cases/open311/publication.py,
+# docs/open311.md): cases of citizen-visible categories in these statuses
+# (comma-separated; reported and rejected ones stay internal); cases of other
+# sources than these are generalised: point rounded to this many decimals of
+# a degree (3: about 111 m north-south), the category's name for their text.
+_OPEN311_STATUSES = "registered,dispatched,returned,in_progress,suspended,handled,closed"
+OPEN311_PUBLICATION = {
+    "statuses": env.list("OPEN311_PUBLISHED_STATUSES", default=_OPEN311_STATUSES.split(",")),
+    "exact_sources": env.list("OPEN311_EXACT_SOURCES", default=["citizen"]),
+    "decimals": env.int("OPEN311_ROUNDED_DECIMALS", default=3),
+}
+
 # --- Cases -----------------------------------------------------------------------
 # Seconds a process may keep configuration every report reads (categories,
 # deadline rules, the working calendar; governance.config_cache) before it

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from PIL import Image
 
+from cases import services
 from cases.models import Case, CaseAttachment, CaseEvent, Source, Status
 from tests.api.helpers import NOT_UTF8, Stored, raw_form, raw_multipart
 from tests.cases.conftest import IN_G1, jpeg
@@ -124,7 +125,9 @@ def test_only_the_optional_arguments_may_be_left_out(client, questions, api_clie
     assert case.attributes == {} and case.media_url == ""
 
 
-def test_a_photo_is_uploaded_as_media_and_shown_without_its_metadata(client, questions, api_client):
+def test_a_photo_is_uploaded_as_media_and_shown_without_its_metadata(
+    client, world, questions, api_client
+):
     data = form(api_client, media_url=None)
     data["media"] = gps_jpeg(comment=b"Owner: Wang Xiaoming")
     body = as_json(client.post(f"{URL}.json", data))
@@ -135,6 +138,7 @@ def test_a_photo_is_uploaded_as_media_and_shown_without_its_metadata(client, que
     with Image.open(io.BytesIO(content)) as image:
         assert not image.getexif()  # no GPS, no camera make in what is shown
     assert b"PhoneMaker" not in content and b"Wang Xiaoming" not in content
+    services.case_register(case=case, actor=world.dispatcher)  # published from now
     shown = as_json(client.get(f"{URL}/{case.number}.json"))[0]["media_url"]
     assert shown == f"http://testserver{photo.file.url}"
 
