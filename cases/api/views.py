@@ -246,15 +246,16 @@ class CaseViewSet(viewsets.GenericViewSet):
         retry returns the case the first attempt filed (200) instead of a new one."""
         data = dict(valid_input(s.CaseCreateSerializer, request))
         key = idempotency_key(request, data.pop("client_uuid", None))
-        case = services.case_report(reporter=request.user, idempotency_key=key, **data)
-        if case.replayed:
-            case = case_get(request.user, case.pk)
+        filed = services.case_report(reporter=request.user, idempotency_key=key, **data)
+        if filed.replayed:  # read again: it may have moved on since
+            body = self._detail(case_get(request.user, filed.pk))
         else:
-            case.open_directives = []  # a new case has none
+            filed.open_directives = []  # a new case has none
+            body = self._detail(filed, loaded=True)
         return Response(
-            self._detail(case, loaded=not case.replayed),
-            status=status.HTTP_200_OK if case.replayed else status.HTTP_201_CREATED,
-            headers=replay_headers(case),
+            body,
+            status=status.HTTP_200_OK if filed.replayed else status.HTTP_201_CREATED,
+            headers=replay_headers(filed),
         )
 
     @extend_schema(responses=s.ActionsSerializer)
