@@ -8,3 +8,6 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, deadlines  # noqa: F401 - system checks; the calendar cache's receivers
+        from .open311.publication import publication
+
+        publication()  # a mistyped publication policy stops start-up

@@ -7,8 +7,9 @@ the attachment and the variant (``/api/v1/photos/<id>/original/`` or
 
 * staff of the loop who may see the case (``cases_visible_to``): every photo;
 * a citizen who may see the case (the reporter, a follower): its public photos;
-* anyone: the public photos of a published case (one the public Open311 feed
-  lists, ``open311.selectors.published_cases``), and a public photo whose URL
+* anyone: the public photos of a case the public Open311 feed shows as filed
+  (``open311.publication.published_as_filed``: a hotline or grid-worker
+  case is published without its photos), and a public photo whose URL
   carries a link signed for it (the tip-status view signs the photos it shows
   to the holder of a tracking token, who has no account);
 * everyone else: 404, as for a photo that does not exist.
@@ -27,8 +28,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .errors import CaseError
-from .models import CaseAttachment
-from .open311.selectors import published_cases
+from .models import Case, CaseAttachment
+from .open311.publication import published_as_filed
 from .policy import scope_of, works_on_cases
 from .selectors import PUBLIC_PHOTO, cases_visible_to
 
@@ -107,7 +108,7 @@ def photo_file(user, pk: int, variant: str, *, link: str = "") -> PhotoFile:
     if row is None or not row[field]:
         raise PhotoNotFound()
     name, case_id, public = row[field], row["case_id"], bool(row["public"])
-    if public and published_cases().filter(pk=case_id).exists():
+    if public and published_as_filed(Case.objects.filter(pk=case_id)).exists():
         return PhotoFile(name=name, public=True)
     if public and _link_valid(pk, variant, link):
         return PhotoFile(name=name, public=False)

@@ -12,6 +12,9 @@ filtered in the database:
                   their department through django-guardian (a named person,
                   ``view_case``; a co-handling department, ``cohandle_case``)
 
+A case is seen in full (``full_view_q``) through a role or a grant; seen
+only as its reporter or a follower, it is shown as its public view.
+
 Acting is decided per case by ``role_for``: the first of the action's roles
 the user holds in scope. A dispatcher acts only on cases whose command level
 is theirs or below (an escalated case belongs to the centre above). Admins
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -112,6 +116,7 @@ class Scope:
     # are read once and put in the filter as literals, which keeps every
     # branch of the OR on an index.
     extra_case_ids: frozenset[int] = frozenset()
+    granted_case_ids: frozenset[int] = frozenset()  # the guardian grants among them
     cohandled_case_ids: frozenset[int] = frozenset()  # the ``cohandle_case`` grants among them
 
 
@@ -133,7 +138,7 @@ def scope_of(user) -> Scope:
     cached = getattr(user, "_case_scope", None)
     if cached is not None:
         return cached
-    group_ids, extra, cohandled, memberships, grid_ids = fetchone_prepared(
+    group_ids, extra, granted, cohandled, memberships, grid_ids = fetchone_prepared(
         _scope_sql(),
         {"user": user.pk, "day": timezone.localdate(), "codenames": list(GRANT_CODENAMES)},
     )
@@ -153,6 +158,7 @@ def scope_of(user) -> Scope:
         grid_ids=frozenset(grid_ids) if Role.GRID_WORKER in roles else frozenset(),
         group_ids=frozenset(group_ids),
         extra_case_ids=frozenset(extra),
+        granted_case_ids=frozenset(granted),
         cohandled_case_ids=frozenset(cohandled),
     )
     user._case_scope = scope
@@ -194,6 +200,7 @@ def _scope_sql() -> str:
             ARRAY(SELECT case_id FROM grants
                   UNION SELECT case_id FROM {CaseFollower._meta.db_table}
                          WHERE user_id = %(user)s),
+            ARRAY(SELECT DISTINCT case_id FROM grants),
             ARRAY(SELECT case_id FROM grants WHERE codename = 'cohandle_case'),
             (SELECT coalesce(json_agg(json_build_array(m.role, a.path, a.level, m.department_id)),
                              '[]'::json)
@@ -218,21 +225,55 @@ def visible_q(user) -> Q:
     """The cases ``user`` may see, as a filter on Case: no joins and no
     subqueries, so each branch of the OR uses its index and the filter also
     works with FOR UPDATE."""
+    return _cases_seen(user, in_full=False)
+
+
+def full_view_q(user) -> Q:
+    """The cases ``user`` sees in full, through a role in scope or a grant:
+    those among ``visible_q`` not seen only as their reporter or a follower.
+    A case seen only that way is shown as its public view (the citizen's
+    tip status): no staff notes, no staff names, no internal photos."""
+    return _cases_seen(user, in_full=True)
+
+
+def _cases_seen(user, *, in_full: bool) -> Q:
     scope = scope_of(user)
     if scope.user_id is None:
         return Q(pk__in=[])
     if scope.is_admin:
         return Q()
-    q = Q(reporter_id=scope.user_id)
-    for path in {p for p, _level in scope.dispatcher_areas} | set(scope.supervisor_paths):
-        q |= Q(area_path__startswith=path)
+    if in_full:
+        return _any(*_role_branches(scope), _ids(scope.granted_case_ids))
+    return _any(
+        Q(reporter_id=scope.user_id),
+        *_role_branches(scope),
+        _ids(scope.extra_case_ids),  # followed (a merged duplicate's reporter) or granted
+    )
+
+
+def _ids(case_ids: frozenset[int]) -> Q | None:
+    return Q(pk__in=sorted(case_ids)) if case_ids else None
+
+
+def _role_branches(scope: Scope) -> list[Q]:
+    """The cases a user sees through the scope of each role they hold."""
+    branches = [
+        Q(area_path__startswith=path)
+        for path in sorted(
+            {p for p, _level in scope.dispatcher_areas} | set(scope.supervisor_paths)
+        )
+    ]
     if scope.department_ids:
-        q |= Q(department_id__in=scope.department_ids)
+        branches.append(Q(department_id__in=scope.department_ids))
     if scope.grid_ids:
-        q |= Q(grid_id__in=scope.grid_ids)
-    if scope.extra_case_ids:
-        q |= Q(pk__in=sorted(scope.extra_case_ids))
-    return q
+        branches.append(Q(grid_id__in=scope.grid_ids))
+    return branches
+
+
+def _any(*branches: Q | None) -> Q:
+    """The OR of ``branches`` (None ones left out); no case when there are none."""
+    present = [q for q in branches if q is not None]
+    return functools.reduce(operator.or_, present) if present else Q(pk__in=[])
 
 
 def sees(

@@ -7,13 +7,13 @@ import datetime as dt
 import math
 
 from django.contrib.gis.measure import D
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Value
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from .errors import CaseNotFound
 from .models import OPEN_STATUSES, Case, CaseDirective
-from .policy import ACTIONS, TRANSITION_OF_ACTION, role_for, scope_of, visible_q
+from .policy import ACTIONS, TRANSITION_OF_ACTION, full_view_q, role_for, scope_of, visible_q
 
 
 def cases_visible_to(user) -> QuerySet[Case]:
@@ -21,16 +21,36 @@ def cases_visible_to(user) -> QuerySet[Case]:
 
 
 def case_get(user, pk) -> Case:
-    """The case, or CaseNotFound when it does not exist or is out of scope."""
+    """The case, or CaseNotFound when it does not exist or is out of scope.
+    ``case.in_full``: whether ``user`` sees it in full (``full_view_q``), or
+    only as its reporter or a follower, who are shown its public view."""
+    full = full_view_q(user)
     try:
         return (
             cases_visible_to(user)
             .select_related("category", "department", "grid")
             .defer("grid__boundary")
+            .annotate(
+                in_full=ExpressionWrapper(full, output_field=BooleanField())
+                if full
+                else Value(True)
+            )
             .get(pk=pk)
         )
     except (Case.DoesNotExist, ValueError, TypeError):
         raise CaseNotFound(pk) from None
+
+
+def case_after_action(user, pk) -> tuple[Case | None, Case]:
+    """A case someone has just acted on: (the case as ``case_get`` gives it,
+    or None when the action took it out of their sight, as a return takes it
+    from the department; the case's id, number, status and version, read
+    whatever their scope: they are what the action did)."""
+    try:
+        case = case_get(user, pk)
+    except CaseNotFound:
+        return None, Case.objects.only("id", "number", "status", "version").get(pk=pk)
+    return case, case
 
 
 def case_actions(user, case: Case) -> list[str]:

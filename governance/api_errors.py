@@ -9,7 +9,9 @@ request's language; ``fields`` names each bad input (absent when none).
 
 from __future__ import annotations
 
+import io
 import logging
+from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
@@ -107,3 +109,48 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError(_("The JSON is nested too deeply.")) from None
+
+
+# --- Forms whose text does not decode ---------------------------------------------
+# Django decodes form fields with errors="replace": bytes that are not valid in
+# the form's charset (UTF-8 unless the Content-Type names another) would be
+# stored as U+FFFD. These parsers refuse such a form with a 400 instead, as
+# the JSON parser refuses JSON that is not UTF-8.
+
+REPLACEMENT = "\ufffd"
+
+
+def _undecodable_form(encoding: str) -> exceptions.ParseError:
+    return exceptions.ParseError(
+        _("The form contains bytes that are not valid %(encoding)s text.") % {"encoding": encoding}
+    )
+
+
+class FormParser(parsers.FormParser):
+    """An ``application/x-www-form-urlencoded`` form, every name and value of
+    which must decode (after percent-decoding) in the form's charset."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})
+        body = stream.read() if stream is not None else b""
+        for pair in body.split(b"&"):
+            for part in pair.split(b"=", 1):
+                try:
+                    unquote_to_bytes(part.replace(b"+", b" ")).decode(encoding)
+                except UnicodeDecodeError:
+                    raise _undecodable_form(encoding) from None
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """A ``multipart/form-data`` form whose text fields must decode in the
+    form's charset. Django has decoded them (with U+FFFD for what did not)
+    before this parser sees them, so a field holding U+FFFD is refused: text
+    carrying the replacement character is corrupted either way."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)
+        for name, values in parsed.data.lists():
+            if any(REPLACEMENT in text for text in (name, *values)):
+                raise _undecodable_form(parsers.get_encoding(parser_context or {}))
+        return parsed

@@ -2,6 +2,7 @@
 
 import redis
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,7 +22,9 @@ SITE_TITLE = _("Urban governance command centre")
 @require_GET
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness of the two backing services; 503 when either is down."""
+    """Liveness of the two backing services; 503 when either is down. Only
+    staff (``is_staff``) are told what each check found: versions and error
+    names help an attacker more than a load balancer, which reads the status."""
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -35,10 +38,10 @@ def health(request: HttpRequest) -> JsonResponse:
     except Exception as exc:
         checks["redis"] = f"error: {exc.__class__.__name__}"
     healthy = all(value.startswith("ok") for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    body: dict = {"status": "ok" if healthy else "degraded"}
+    if request.user.is_authenticated and request.user.is_staff:
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 @require_GET
@@ -69,6 +72,8 @@ def _api_error(code: str, message, status: int) -> JsonResponse:
 
 
 def bad_request(request, exception=None):
+    if _is_api(request) and isinstance(exception, RequestDataTooBig):
+        return _api_error("too_large", _("The request body is too large."), 413)
     if _is_api(request):
         return _api_error("malformed", _("The request is malformed."), 400)
     return defaults.bad_request(request, exception)

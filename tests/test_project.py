@@ -11,6 +11,7 @@ from channels.testing import HttpCommunicator
 from django.core.management import call_command
 from django.test import override_settings
 
+from tests.factories import UserFactory
 from tests.servers import production_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +47,15 @@ def test_production_settings_require_a_secret_key():
     assert "SECRET_KEY" in result.stderr
 
 
+@pytest.fixture
+def staff_client(client, db):
+    client.force_login(UserFactory(username="ops", is_staff=True))
+    return client
+
+
 @pytest.mark.django_db
-def test_health_reports_postgis_and_redis(client):
-    response = client.get("/healthz")
+def test_health_tells_staff_what_each_check_found(staff_client):
+    response = staff_client.get("/healthz")
 
     assert response.status_code == 200
     body = response.json()
@@ -58,12 +65,32 @@ def test_health_reports_postgis_and_redis(client):
 
 
 @pytest.mark.django_db
-def test_health_is_503_when_redis_is_unreachable(client):
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "not staff"])
+def test_health_tells_others_the_status_only(client, signed_in):
+    if signed_in:
+        client.force_login(UserFactory(username="someone", is_staff=False))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert b"PostGIS" not in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("staff", [False, True], ids=["anonymous", "staff"])
+def test_health_is_503_when_redis_is_unreachable(client, staff):
+    if staff:
+        client.force_login(UserFactory(username="ops", is_staff=True))
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
         response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json()["checks"]["redis"].startswith("error")
+    assert response.json()["status"] == "degraded"
+    if staff:
+        assert response.json()["checks"]["redis"].startswith("error")
+    else:
+        assert "checks" not in response.json()
 
 
 @pytest.mark.django_db
@@ -91,3 +118,51 @@ def test_asgi_application_serves_http():
 
     assert response["status"] == 200
     assert b'"status": "ok"' in response["body"]
+
+
+def _demo_setting(name: str, **env) -> str:
+    """A setting of the demo (``governance.settings.local``) as ``bin/run``
+    would load it, with ``env`` over an environment without DEBUG."""
+    environ = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    code = f"import governance.settings.local as s; print(s.{name})"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_the_demo_runs_with_debug_off_unless_debug_is_asked_for():
+    assert _demo_setting("DEBUG") == "False"
+    assert _demo_setting("DEBUG", DEBUG="true") == "True"
+
+
+BIG_BODY = b'{"description": "' + b"x" * (12 * 1024 * 1024) + b'"}'
+
+
+@pytest.mark.django_db
+def test_a_12_mb_body_answers_the_api_error_not_a_debug_page(client, settings):
+    settings.DEBUG = False
+
+    response = client.post("/api/v1/tips/", BIG_BODY, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {"code": "too_large", "message": "The request body is too large."}
+    }
+
+
+@pytest.mark.django_db
+def test_with_debug_on_the_same_body_shows_the_debug_page(client, settings):
+    """What DEBUG=true gives away, and why the demo no longer runs with it."""
+    settings.DEBUG = True
+
+    response = client.post("/api/v1/tips/", BIG_BODY, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert b"DATA_UPLOAD_MAX_MEMORY_SIZE" in response.content

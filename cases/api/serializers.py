@@ -465,5 +465,35 @@ class CommentSerializer(VersionedSerializer):
     photos = photo_list()
 
 
+class ActionOutcomeSerializer(Serializer):
+    """What an action answers when the actor no longer sees the case in full
+    after it: a handler who returned a case, a dispatcher who escalated one
+    above their command level, a citizen who rated their own."""
+
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    status_display = serializers.CharField()
+    version = serializers.IntegerField()
+    visible = serializers.BooleanField(
+        help_text=_(
+            "Whether GET /api/v1/cases/{id}/ still shows you the case (then as its public view)."
+        )
+    )
+
+    @classmethod
+    def of(cls, case: Case, *, visible: bool) -> dict:
+        return cls(
+            {
+                "id": case.pk,
+                "number": case.number,
+                "status": case.status,
+                "status_display": str(STATUS_LABELS.get(case.status, case.status)),
+                "version": case.version,
+                "visible": visible,
+            }
+        ).data
+
+
 class ActionsSerializer(Serializer):
     actions = serializers.ListField(child=serializers.CharField())

@@ -11,12 +11,11 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.api_errors import JSONParser
+from governance.api_errors import FormParser, JSONParser, MultiPartParser
 from governance.api_serializers import ModelSerializer
 from governance.throttles import PUBLIC_RATE_LIMITS
 from grids.selectors import OutsideJurisdiction, grid_for_point

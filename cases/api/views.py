@@ -10,23 +10,38 @@ from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Polygon
 from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from governance.api_errors import JSONParser
+from governance.api_errors import FormParser, JSONParser, MultiPartParser
 from governance.api_serializers import Serializer
 
 from .. import services
 from ..errors import CaseInputError
 from ..models import Case, DirectiveKind, Light, Status
-from ..selectors import case_actions, case_get, cases_visible_to
+from ..selectors import case_actions, case_after_action, case_get, cases_visible_to
 from . import serializers as s
 from .inputs import valid_input
 from .submission import HEADER, idempotency_key, replay_headers
+from .tips import TipStatusSerializer
+
+# A case as its reader may see it: in full (a role in scope, or a grant), or
+# the public view a reporter or follower gets (``policy.full_view_q``).
+CASE_VIEW = PolymorphicProxySerializer(
+    component_name="CaseView",
+    serializers=[s.CaseDetailSerializer, TipStatusSerializer],
+    resource_type_field_name=None,
+)
+# What an action answers: the case in full while the actor still sees it so,
+# else the outcome (``ActionOutcomeSerializer``).
+ACTION_RESULT = PolymorphicProxySerializer(
+    component_name="CaseActionResult",
+    serializers=[s.CaseDetailSerializer, s.ActionOutcomeSerializer],
+    resource_type_field_name=None,
+)
 
 
 class CaseCursorPagination(CursorPagination):
@@ -209,9 +224,14 @@ class CaseViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(s.CaseListSerializer.rows(queryset))
         return self.get_paginated_response(s.CaseListSerializer.represent(page))
 
-    @extend_schema(responses=s.CaseDetailSerializer)
+    @extend_schema(responses=CASE_VIEW)
     def retrieve(self, request, pk=None):
-        return Response(self._detail(pk))
+        """The case in full for staff who see it through a role or a grant;
+        for its reporter or a follower, its public view (the tip status)."""
+        case = case_get(request.user, pk)
+        if not case.in_full:
+            return Response(TipStatusSerializer(case, context={"request": request}).data)
+        return Response(self._detail(case))
 
     @extend_schema(
         request={
@@ -226,11 +246,16 @@ class CaseViewSet(viewsets.GenericViewSet):
         retry returns the case the first attempt filed (200) instead of a new one."""
         data = dict(valid_input(s.CaseCreateSerializer, request))
         key = idempotency_key(request, data.pop("client_uuid", None))
-        case = services.case_report(reporter=request.user, idempotency_key=key, **data)
+        filed = services.case_report(reporter=request.user, idempotency_key=key, **data)
+        if filed.replayed:  # read again: it may have moved on since
+            body = self._detail(case_get(request.user, filed.pk))
+        else:
+            filed.open_directives = []  # a new case has none
+            body = self._detail(filed, loaded=True)
         return Response(
-            self._detail(case.pk, filed=None if case.replayed else case),
-            status=status.HTTP_200_OK if case.replayed else status.HTTP_201_CREATED,
-            headers=replay_headers(case),
+            body,
+            status=status.HTTP_200_OK if filed.replayed else status.HTTP_201_CREATED,
+            headers=replay_headers(filed),
         )
 
     @extend_schema(responses=s.ActionsSerializer)
@@ -239,18 +264,21 @@ class CaseViewSet(viewsets.GenericViewSet):
         """The actions the signed-in user may take on this case now."""
         return Response({"actions": case_actions(request.user, case_get(request.user, pk))})
 
-    def _detail(self, pk, filed: Case | None = None) -> dict:
-        """The case's detail. ``filed``: a case the user has just reported (the
-        reporter always sees it), as the service left it, rather than read
-        again: the service gives its events and photos, and a new case has no
-        directives."""
-        if filed is not None:
-            case = filed
-            case.open_directives = []
-        else:
-            case = case_get(self.request.user, pk)
+    def _detail(self, case: Case, *, loaded: bool = False) -> dict:
+        """The case's detail. ``loaded``: a case the user has just reported,
+        as the service left it, with its events and photos."""
+        if not loaded:
             prefetch_related_objects([case], *s.CaseDetailSerializer.PREFETCH)
         return s.CaseDetailSerializer(case, context=self.get_serializer_context()).data
+
+
+ACTION_DESCRIPTION = """%(summary)s.
+
+Answers 200 once the action has committed: the case in full while you still
+see it so; otherwise (a return takes the case from your department, an
+escalation above your command level from you; a citizen sees only the public
+view of their own case) its id, number, new status and version, with
+``visible`` saying whether GET still shows you the case."""
 
 
 def _endpoint_view(endpoint: Endpoint):
@@ -260,14 +288,22 @@ def _endpoint_view(endpoint: Endpoint):
         if data.get("expected_version") is not None:
             versioned["expected_version"] = data.pop("expected_version")
         endpoint.call(int(pk), request.user, data, versioned)
-        return Response(self._detail(pk))
+        # The action has committed: its answer is its outcome, even when the
+        # case has left the actor's sight.
+        case, outcome = case_after_action(request.user, int(pk))
+        if case is not None and case.in_full:
+            return Response(self._detail(case))
+        return Response(s.ActionOutcomeSerializer.of(outcome, visible=case is not None))
 
     view.__name__ = f"action_{endpoint.name}"
     view.__doc__ = str(endpoint.summary)
     # @action replaces the function's kwargs, so the schema goes on after it.
     view = action(detail=True, methods=["post"], url_path=endpoint.name.replace("_", "-"))(view)
     return extend_schema(
-        request=endpoint.input, responses=s.CaseDetailSerializer, summary=str(endpoint.summary)
+        request=endpoint.input,
+        responses=ACTION_RESULT,
+        summary=str(endpoint.summary),
+        description=ACTION_DESCRIPTION % {"summary": endpoint.summary},
     )(view)
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from ..models import FINAL_STATUSES, AttributeType, Case, Category, RejectReason, Stage, Status
 from ..photo_access import photo_url
+from .publication import generalised_point, shown_as_filed
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When what discovery and the service list describe last changed shape; the
@@ -154,16 +155,26 @@ def media_url(case: Case, request) -> str | None:
 
 
 def service_request(case: Case, request) -> dict:
+    """A published case; one not filed by a citizen (hotline, grid worker,
+    sensor) is generalised as ``publication`` says: the category's name for
+    its text, a rounded point, no address or photo."""
     status = open311_status(case.status)
     department = case.department
     updated = case.closed_at if status == CLOSED and case.closed_at else case.updated_at
+    service_name = localized(case.category.name, case.category.name_en)
+    if shown_as_filed(case):
+        description, address, media = case.description, case.address, media_url(case, request)
+        lat, lng = round(case.location.y, 7), round(case.location.x, 7)
+    else:
+        description, address, media = service_name, "", None
+        lat, lng = generalised_point(case)
     return {
         "service_request_id": case.number,
         "status": status,
         "status_notes": status_notes(case),
-        "service_name": localized(case.category.name, case.category.name_en),
+        "service_name": service_name,
         "service_code": case.category.code,
-        "description": case.description,
+        "description": description,
         "agency_responsible": localized(department.name, department.name_en)
         if department
         else None,
@@ -171,10 +182,10 @@ def service_request(case: Case, request) -> dict:
         "requested_datetime": w3c(case.created_at),
         "updated_datetime": w3c(updated),
         "expected_datetime": w3c(case.due_at) if status == OPEN else None,
-        "address": case.address,
-        "lat": round(case.location.y, 7),
-        "long": round(case.location.x, 7),
-        "media_url": media_url(case, request),
+        "address": address,
+        "lat": lat,
+        "long": lng,
+        "media_url": media,
     }
 
 

@@ -1,5 +1,5 @@
 """What Open311 shows: services (categories citizens may choose) and the
-public view of service requests (cases of citizen-visible categories).
+public view of service requests (the cases ``publication`` publishes).
 
 The public query loads only public columns: the reporter's name, phone and
 email are never read, so they cannot leak into a response.
@@ -10,9 +10,10 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from ..models import AttachmentKind, Case, CaseAttachment, Category, CategoryAttribute
+from .publication import published
 
 PUBLIC_FIELDS = (
-    "id", "number", "status", "reject_reason", "description", "address", "location",
+    "id", "number", "status", "source", "reject_reason", "description", "address", "location",
     "created_at", "updated_at", "closed_at", "due_at", "stage", "suspended_at", "media_url",
     "category__code", "category__name", "category__name_en",
     "department__name", "department__name_en",
@@ -43,14 +44,14 @@ def service(code: str) -> Category | None:
 
 
 def published_cases() -> QuerySet[Case]:
-    """The cases anyone may read about: the public feed lists them, and their
-    public photos are served to anyone (``cases.photo_access``)."""
-    return Case.objects.filter(category__citizen_visible=True)
+    """The cases anyone may read about: the public feed lists them."""
+    return published(Case.objects.all())
 
 
 def public_requests() -> QuerySet[Case]:
-    """Published cases, public columns only, each with the id of its first
-    report photo (``first_photo_id``): one query."""
+    """The cases the publication policy publishes (``publication.published``),
+    public columns only, each with the id of its first report photo
+    (``first_photo_id``): one query."""
     first_photo = (
         CaseAttachment.objects.filter(case=OuterRef("pk"), kind=AttachmentKind.REPORT)
         .exclude(sha256="")  # stored without metadata (older uploads were kept as sent)
@@ -75,7 +76,7 @@ def known_service_codes(codes: list[str]) -> set[str]:
 
 
 def request_of_token(token: str) -> Case | None:
-    """The public case a tip's tracking token follows."""
+    """The published case a tip's tracking token follows."""
     return (
         published_cases()
         .filter(tracking_token=token)

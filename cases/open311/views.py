@@ -28,11 +28,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from governance.api_errors import FormParser, MultiPartParser
 from governance.throttles import PUBLIC_RATE_LIMITS
 
 from .. import services
@@ -275,8 +275,9 @@ class Requests(Open311View):
             idempotency_key=request.headers.get("Idempotency-Key") or None,
         )
         replayed = getattr(case, "replayed", False)
-        # (A retry of a request staff have since moved out of public view
-        # still gets its id.)
+        # (A new tip is published once registered, publication.py; until
+        # then, and for a retry of one staff have since moved out of public
+        # view, the answer is read from the case as filed.)
         case = selectors.public_requests().filter(pk=case.pk).first() or case
         response = self.render([representations.created(case, account_id=form.account_id)])
         if replayed:

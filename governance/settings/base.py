@@ -314,8 +314,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
         "governance.api_errors.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        # Refuse forms whose text is not valid in their charset (UTF-8).
+        "governance.api_errors.FormParser",
+        "governance.api_errors.MultiPartParser",
     ],
     # The browsable API's pages under the Content-Security-Policy.
     "DEFAULT_RENDERER_CLASSES": [
@@ -429,6 +430,18 @@ OPEN311_KEY_SERVICE = env(
 # demo, staff and superuser accounts beyond (each test is a full password hash).
 DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
 DEMO_PASSWORD_CHECK_ALL_UP_TO = env.int("DEMO_PASSWORD_CHECK_ALL_UP_TO", default=200)
+
+# What the anonymous GET requests feed publishes (cases/open311/publication.py,
+# docs/open311.md): cases of citizen-visible categories in these statuses
+# (comma-separated; reported and rejected ones stay internal); cases of other
+# sources than these are generalised: point rounded to this many decimals of
+# a degree (3: about 111 m north-south), the category's name for their text.
+_OPEN311_STATUSES = "registered,dispatched,returned,in_progress,suspended,handled,closed"
+OPEN311_PUBLICATION = {
+    "statuses": env.list("OPEN311_PUBLISHED_STATUSES", default=_OPEN311_STATUSES.split(",")),
+    "exact_sources": env.list("OPEN311_EXACT_SOURCES", default=["citizen"]),
+    "decimals": env.int("OPEN311_ROUNDED_DECIMALS", default=3),
+}
 
 # --- Cases -----------------------------------------------------------------------
 # Seconds a process may keep configuration every report reads (categories,

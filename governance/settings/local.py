@@ -1,6 +1,8 @@
-"""Local development and the demo city: debug on unless DEBUG says otherwise."""
+"""Local development and the demo city (``bin/run``). Debug pages are off
+unless DEBUG=true: the demo answers errors as production does, and a debug
+page shows settings such as the database URL to whoever triggers it."""
 
 from .base import *
 from .base import env
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)

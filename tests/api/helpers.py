@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from urllib.parse import quote_from_bytes
 
 from rest_framework.test import APIClient
 
@@ -49,3 +50,37 @@ class Stored:
         assert CaseEvent.objects.count() == self.events
         assert CaseAttachment.objects.count() == self.attachments
         assert self.new_files() == set()
+
+
+# --- Form bodies byte for byte (what a client with a broken encoder sends) -------------
+
+BOUNDARY = "formboundary7MA4YWxk"
+
+
+def raw_form(fields: dict) -> bytes:
+    """An urlencoded body; ``bytes`` values are percent-encoded as they are,
+    valid UTF-8 or not."""
+    pairs = (f"{name}={quote_from_bytes(_bytes(value))}" for name, value in fields.items())
+    return "&".join(pairs).encode()
+
+
+def raw_multipart(fields: dict) -> tuple[bytes, str]:
+    """A multipart body of text fields, ``bytes`` values written as they are,
+    and its content type."""
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        + _bytes(value)
+        + b"\r\n"
+        for name, value in fields.items()
+    ]
+    return b"".join(
+        parts
+    ) + f"--{BOUNDARY}--\r\n".encode(), f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def _bytes(value) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+# Not UTF-8: a lone continuation byte, then 井 cut short.
+NOT_UTF8 = b"\x80\xe4\xba"

@@ -4,9 +4,10 @@ and one error format for every refusal."""
 import pytest
 from rest_framework.test import APIClient
 
-from cases.models import Case, CaseEvent, Status
+from cases import services
+from cases.models import Case, CaseAttachment, CaseEvent, Status
 from tests.api.helpers import client_for, error
-from tests.cases.conftest import IN_G1, case_in, jpeg
+from tests.cases.conftest import IN_G1, case_in, fresh, jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -312,3 +313,114 @@ def test_a_new_report_offers_its_duplicates_until_it_is_dispatched(world):
     ).json()
     assert merged["status"] == "rejected" and merged["duplicate_of"] == original.number
     assert merged["duplicate_candidates"] == []
+
+
+# --- What a reporter sees, and what an action answers ---------------------------------
+
+INTERNAL_NOTE = "INTERNAL-note-5c1e: 业主不配合"
+
+
+def _citizen_case(world):
+    """A citizen account's tip, now with the department, which wrote an
+    internal note with a photo."""
+    for user in world.users.values():
+        user.display_name = f"Staff {user.username.title()} Person"
+        user.save(update_fields=["display_name"])
+    case = case_in(
+        world, Status.IN_PROGRESS, reporter=world.citizen, source="citizen", photos=[jpeg()]
+    )
+    services.case_comment(
+        case=case.pk, actor=world.handler, text=INTERNAL_NOTE, photos=[jpeg("inside.jpg")]
+    )
+    return Case.objects.get(pk=case.pk)
+
+
+def test_a_citizen_sees_the_public_view_of_their_own_case(world):
+    case = _citizen_case(world)
+
+    response = client_for(world.citizen).get(f"/api/v1/cases/{case.pk}/")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    # The very view the tip-status page shows, by the tracking token.
+    assert body == APIClient().get(f"/api/v1/tips/{case.tracking_token}/").json()
+    assert body["public_status"] == "in_progress"
+    text = response.content.decode()
+    assert INTERNAL_NOTE not in text and "Staff " not in text
+    internal = CaseAttachment.objects.get(event__action="commented")
+    assert internal.file.name not in text
+    assert [p["kind"] for p in body["photos"]] == ["report"]
+
+
+@pytest.mark.parametrize("who", ["handler", "dispatcher", "supervisor"])
+def test_staff_with_the_case_in_scope_see_it_in_full(world, who):
+    case = _citizen_case(world)
+
+    body = client_for(world.users[who]).get(f"/api/v1/cases/{case.pk}/").json()
+
+    assert body["id"] == case.pk and "public_status" not in body
+    (note,) = [e for e in body["events"] if e["action"] == "commented"]
+    assert note["payload"]["text"] == INTERNAL_NOTE
+    assert note["actor"] == "Staff Handler Person" and len(note["photos"]) == 1
+
+
+def test_a_person_granted_the_case_by_name_sees_it_in_full(world):
+    case = _citizen_case(world)
+    url = f"/api/v1/cases/{case.pk}/"
+    error(client_for(world.other_handler).get(url), 404, "not_found")
+
+    services.case_add_cohandler(case=case.pk, actor=world.dispatcher, user=world.other_handler)
+
+    body = client_for(fresh(world.other_handler)).get(url).json()
+    assert "events" in body and "public_status" not in body
+
+
+def test_a_return_answers_its_outcome_though_the_case_left_the_department(world):
+    case = case_in(world, Status.DISPATCHED)
+    handler = client_for(world.handler)
+
+    response = handler.post(f"/api/v1/cases/{case.pk}/return/", {"reason": "非本部门"})
+
+    assert response.status_code == 200, response.content
+    case.refresh_from_db()
+    assert response.json() == {
+        "id": case.pk,
+        "number": case.number,
+        "status": "returned",
+        "status_display": "returned",
+        "version": case.version,
+        "visible": False,
+    }
+    assert case.events.latest("id").action == "returned"
+    error(handler.get(f"/api/v1/cases/{case.pk}/"), 404, "not_found")
+
+
+def test_an_escalation_answers_the_case_the_dispatcher_still_sees(world):
+    case = case_in(world, Status.REGISTERED)
+
+    response = client_for(world.dispatcher).post(
+        f"/api/v1/cases/{case.pk}/escalate/", {"reason": "跨街道"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["command_level"] == 2 and body["events"][-1]["action"] == "escalated"
+    # It belongs to the district's centre now: this dispatcher may no longer dispatch it.
+    assert "dispatch" not in body["actions"]
+
+
+@pytest.mark.parametrize("action", ["rate", "reopen"])
+def test_a_citizen_acting_on_their_own_case_gets_its_outcome(world, action):
+    case = case_in(world, Status.CLOSED, reporter=world.citizen, source="citizen")
+    payload = {"satisfaction": "satisfied"} if action == "rate" else {"reason": "又坏了"}
+
+    response = client_for(world.citizen).post(
+        f"/api/v1/cases/{case.pk}/{action}/", payload, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    case.refresh_from_db()
+    body = response.json()
+    assert body["visible"] is True and body["version"] == case.version
+    assert body["status"] == case.status == ("closed" if action == "rate" else "in_progress")
+    assert "events" not in body

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from cases import services
 from cases.models import AttachmentKind, Case, CaseEvent, Category, Source, Status
-from tests.api.helpers import Stored, client_for, error
+from tests.api.helpers import NOT_UTF8, Stored, client_for, error, raw_form, raw_multipart
 from tests.api.images import (
     GPS_IN_G1,
     SERIAL,
@@ -171,6 +171,39 @@ def test_bad_tips_are_refused_naming_the_field_and_nothing_is_stored(world, fiel
 
     assert list(body["fields"]) == [field]
     before.assert_unchanged()
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("kind", ["urlencoded", "urlencoded, raw bytes", "multipart"])
+def test_a_form_that_is_not_utf8_is_refused_and_nothing_is_stored(world, kind):
+    fields = tip_data(description=NOT_UTF8 + "井盖缺失".encode())
+    if kind == "multipart":
+        body, content_type = raw_multipart(fields)
+    elif kind == "urlencoded":
+        body, content_type = raw_form(fields), FORM
+    else:  # the bytes themselves, not percent-encoded
+        body, content_type = raw_form(tip_data(description="x")) + b"&address=" + NOT_UTF8, FORM
+    before = Stored()
+
+    response = APIClient().generic("POST", TIPS, body, content_type=content_type)
+
+    body = error(response, 400, "malformed")
+    assert "not valid utf-8" in body["message"]
+    before.assert_unchanged()
+
+
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+def test_a_utf8_form_is_stored_as_sent(world, kind):
+    text = "井盖缺失 \ufffd 保留"  # even a replacement character typed on purpose, urlencoded
+    fields = tip_data(description=text if kind == "urlencoded" else "井盖缺失")
+    body, content_type = raw_multipart(fields) if kind == "multipart" else (raw_form(fields), FORM)
+
+    response = APIClient().generic("POST", TIPS, body, content_type=content_type)
+
+    assert response.status_code == 201, response.content
+    assert Case.objects.get().description == fields["description"]
 
 
 def test_a_phone_with_spaces_dashes_and_plus_is_fine(world):

@@ -33,14 +33,18 @@ def client() -> Client:
     return Client()
 
 
-def tip(world, **kwargs) -> Case:
+def tip(world, *, registered: bool = True, **kwargs) -> Case:
+    """A citizen's tip, registered (published) unless ``registered=False``."""
     kwargs.setdefault("reporter", None)
     kwargs.setdefault("source", Source.CITIZEN)
     kwargs.setdefault("reporter_name", PERSONAL["name"])
     kwargs.setdefault("reporter_phone", PERSONAL["phone"])
     kwargs.setdefault("reporter_email", PERSONAL["email"])
     kwargs.setdefault("address", "延陵西路 88 号")
-    return report(world, **kwargs)
+    case = report(world, **kwargs)
+    if registered:
+        case = services.case_register(case=case, actor=world.dispatcher)
+    return case
 
 
 def reported_days_ago(case: Case, days: float) -> Case:
@@ -59,12 +63,12 @@ def test_a_request_shows_its_public_fields_in_the_specification_order(client, wo
     case.refresh_from_db()
     assert row["service_request_id"] == case.number
     assert row["status"] == "open"
-    assert row["status_notes"] == "Status: reported."
+    assert row["status_notes"] == "Status: registered."
     assert row["service_name"] == "Water supply manhole cover"
     assert row["service_code"] == "BJ0101"
     assert row["description"] == case.description
     assert row["agency_responsible"] is None  # not dispatched yet
-    assert row["service_notice"].startswith("Next step: registration, due by")
+    assert row["service_notice"].startswith("Next step: dispatch, due by")
     for key in ("requested_datetime", "updated_datetime", "expected_datetime"):
         assert re.match(W3C, row[key]), row[key]
     assert row["requested_datetime"].endswith("+08:00")
@@ -105,7 +109,12 @@ def test_a_dispatched_case_names_its_department_and_deadline(client, world):
     assert row["agency_responsible"] == "City Management Bureau"
 
 
-def test_closed_and_rejected_cases_are_closed_without_a_deadline(client, world):
+def test_closed_and_rejected_cases_are_closed_without_a_deadline(client, world, settings):
+    # Rejected cases are published only where the policy says so.
+    settings.OPEN311_PUBLICATION = {
+        **settings.OPEN311_PUBLICATION,
+        "statuses": [*settings.OPEN311_PUBLICATION["statuses"], "rejected"],
+    }
     closed = case_in(world, Status.CLOSED)
     rejected = case_in(world, Status.REJECTED)
     original = case_in(world, Status.DISPATCHED)
@@ -160,7 +169,9 @@ def test_no_personal_data_ever(client, world, api_client):
             "email": PERSONAL["email"],
         },
     )
-    token = Case.objects.get(api_client=api_client).tracking_token
+    posted_case = Case.objects.get(api_client=api_client)
+    services.case_register(case=posted_case, actor=world.dispatcher)  # published from now
+    token = posted_case.tracking_token
     outputs = [posted]
     for fmt in ("json", "xml"):
         outputs.append(client.get(f"{URL}.{fmt}"))
@@ -264,11 +275,11 @@ def test_status_filter(client, world):
     closed = case_in(world, Status.CLOSED)
     rejected = case_in(world, Status.REJECTED)
     assert ids(as_json(client.get(f"{URL}.json?status=open"))) == [open_case.number]
-    assert ids(as_json(client.get(f"{URL}.json?status=closed"))) == [
-        rejected.number, closed.number,
-    ]  # fmt: skip
-    assert len(as_json(client.get(f"{URL}.json?status=open,closed"))) == 3
-    assert len(as_json(client.get(f"{URL}.json?status=open&status=closed"))) == 3
+    # (rejected cases are not published by default)
+    assert ids(as_json(client.get(f"{URL}.json?status=closed"))) == [closed.number]
+    assert rejected.number not in ids(as_json(client.get(f"{URL}.json?status=open,closed")))
+    assert len(as_json(client.get(f"{URL}.json?status=open,closed"))) == 2
+    assert len(as_json(client.get(f"{URL}.json?status=open&status=closed"))) == 2
     (description,) = errors(client.get(f"{URL}.json?status=pending"), 400)
     assert "status" in description and "pending" in description
 

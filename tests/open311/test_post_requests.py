@@ -10,7 +10,9 @@ import pytest
 from django.test import Client
 from PIL import Image
 
+from cases import services
 from cases.models import Case, CaseAttachment, CaseEvent, Source, Status
+from tests.api.helpers import NOT_UTF8, Stored, raw_form, raw_multipart
 from tests.cases.conftest import IN_G1, jpeg
 
 from .conftest import as_json, as_xml, errors
@@ -123,7 +125,9 @@ def test_only_the_optional_arguments_may_be_left_out(client, questions, api_clie
     assert case.attributes == {} and case.media_url == ""
 
 
-def test_a_photo_is_uploaded_as_media_and_shown_without_its_metadata(client, questions, api_client):
+def test_a_photo_is_uploaded_as_media_and_shown_without_its_metadata(
+    client, world, questions, api_client
+):
     data = form(api_client, media_url=None)
     data["media"] = gps_jpeg(comment=b"Owner: Wang Xiaoming")
     body = as_json(client.post(f"{URL}.json", data))
@@ -134,6 +138,7 @@ def test_a_photo_is_uploaded_as_media_and_shown_without_its_metadata(client, que
     with Image.open(io.BytesIO(content)) as image:
         assert not image.getexif()  # no GPS, no camera make in what is shown
     assert b"PhoneMaker" not in content and b"Wang Xiaoming" not in content
+    services.case_register(case=case, actor=world.dispatcher)  # published from now
     shown = as_json(client.get(f"{URL}/{case.number}.json"))[0]["media_url"]
     assert shown == f"http://testserver/api/v1/photos/{photo.pk}/original/"
     fetched = client.get(shown)
@@ -274,3 +279,37 @@ def test_a_broken_multipart_body_is_400(client, questions, api_client):
     )
     assert errors(response, 400)
     assert not Case.objects.exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+def test_a_form_that_is_not_utf8_is_refused_and_nothing_is_stored(
+    client, questions, api_client, fmt, kind
+):
+    fields = form(api_client, description=NOT_UTF8 + "井盖缺失".encode())
+    if kind == "multipart":
+        body, content_type = raw_multipart(fields)
+    else:
+        body, content_type = raw_form(fields), "application/x-www-form-urlencoded"
+    before = Stored()
+
+    response = client.generic("POST", f"{URL}.{fmt}", body, content_type=content_type)
+
+    (description,) = errors(response, 400)
+    assert "not valid utf-8" in description
+    before.assert_unchanged()
+
+
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+def test_a_utf8_form_is_filed_as_sent(client, questions, api_client, kind):
+    fields = form(api_client)
+    if kind == "multipart":
+        body, content_type = raw_multipart(fields)
+    else:
+        body, content_type = raw_form(fields), "application/x-www-form-urlencoded"
+
+    as_json(client.generic("POST", f"{URL}.json", body, content_type=content_type))
+
+    case = Case.objects.get()
+    assert case.description == fields["description"]
+    assert case.address == fields["address_string"]
