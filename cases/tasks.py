@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from . import photos, sweep
+from . import holidays, photos, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +39,14 @@ def thumbnail_catch_up() -> int:
     if made:
         logger.info("made %s missing thumbnails", made)
     return made
+
+
+@shared_task(ignore_result=True)
+def calendar_load() -> dict:
+    """Daily: store each year from its best source, so that a year the State
+    Council published (and an upgraded package has) replaces its provisional
+    days, and the open deadlines in it move."""
+    loaded = holidays.calendar_load()
+    if loaded:
+        logger.info("working calendar loaded: %s", loaded)
+    return {str(year): source for year, source in loaded.items()}

@@ -169,6 +169,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "cases-deadline-sweep": {"task": "cases.tasks.sla_sweep", "schedule": 60.0},
     "cases-thumbnail-catch-up": {"task": "cases.tasks.thumbnail_catch_up", "schedule": 600.0},
+    # Calendar years from their best source: an official year replaces a
+    # provisional one once the installed packages have it (cases.holidays).
+    "cases-calendar-load": {"task": "cases.tasks.calendar_load", "schedule": 6 * 3600.0},
     # Emails and SMS whose delivery task was lost or failed (notifications.delivery).
     "notifications-delivery-catch-up": {
         "task": "notifications.tasks.deliver_catch_up",
