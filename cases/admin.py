@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from governance.admin import ReadOnlyAdmin
 
+from .deadlines import forget_calendar
 from .models import (
     ApiClient,
     CalendarDay,
@@ -28,14 +30,30 @@ class CalendarDayInline(admin.TabularInline):
 
 @admin.register(CalendarYear)
 class CalendarYearAdmin(admin.ModelAdmin):
-    list_display = ("year", "source", "loaded_at")
+    list_display = ("year", "source", "provisional", "loaded_at")
     list_filter = ("source",)
+    readonly_fields = ("source", "loaded_at")
     inlines = (CalendarDayInline,)
 
+    @admin.display(boolean=True, description=_("provisional"), ordering="source")
+    def provisional(self, obj: CalendarYear) -> bool:
+        return obj.is_provisional
+
     def save_model(self, request, obj, form, change):
-        # A year edited here is no longer the package's: reloads keep it.
-        obj.source = CalendarYear.Source.MANUAL
+        # A year added here is the administrator's from the start.
+        if not change:
+            obj.source = CalendarYear.Source.MANUAL
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        # A year whose days were edited here is no longer a package's or a
+        # provisional one: no automatic load replaces it (cases.holidays).
+        super().save_related(request, form, formsets, change)
+        if form.has_changed() or any(formset.has_changed() for formset in formsets):
+            CalendarYear.objects.filter(pk=form.instance.pk).update(
+                source=CalendarYear.Source.MANUAL
+            )
+            forget_calendar()
 
 
 @admin.register(WorkingPeriod)

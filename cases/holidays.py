@@ -145,6 +145,26 @@ def best_schedule(year: int) -> Schedule:
     return official_schedule(year) or holidays_package_schedule(year) or provisional_schedule(year)
 
 
+# --- A year still provisional ----------------------------------------------------------
+
+# From this day (month, day) on, a next year that is still provisional is
+# flagged to administrators: the State Council usually publishes in November.
+WARN_FROM = (10, 1)
+
+
+def provisional_year_ahead(*, today: dt.date | None = None) -> int | None:
+    """Next year, when it is ``WARN_FROM`` or later and next year's calendar is
+    only provisional; else None."""
+    from .models import CalendarYear
+
+    today = today or timezone.localdate()
+    if (today.month, today.day) < WARN_FROM:
+        return None
+    year = today.year + 1
+    source = CalendarYear.objects.filter(year=year).values_list("source", flat=True).first()
+    return year if source in (None, PROVISIONAL) else None
+
+
 # --- Storing years -------------------------------------------------------------------
 
 
