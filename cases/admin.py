@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from governance.admin import ReadOnlyAdmin
 
-from .deadlines import forget_calendar
+from .holidays import calendar_year_edited
 from .models import (
     ApiClient,
     CalendarDay,
@@ -45,15 +45,17 @@ class CalendarYearAdmin(admin.ModelAdmin):
             obj.source = CalendarYear.Source.MANUAL
         super().save_model(request, obj, form, change)
 
+    def get_readonly_fields(self, request, obj=None):
+        # A year's number is its identity: its days belong to it.
+        return ("year", *self.readonly_fields) if obj else self.readonly_fields
+
     def save_related(self, request, form, formsets, change):
         # A year whose days were edited here is no longer a package's or a
-        # provisional one: no automatic load replaces it (cases.holidays).
+        # provisional one: no automatic load replaces it (cases.holidays),
+        # and the open deadlines running through it are placed again.
         super().save_related(request, form, formsets, change)
-        if form.has_changed() or any(formset.has_changed() for formset in formsets):
-            CalendarYear.objects.filter(pk=form.instance.pk).update(
-                source=CalendarYear.Source.MANUAL
-            )
-            forget_calendar()
+        if change and any(formset.has_changed() for formset in formsets):
+            calendar_year_edited(year=form.instance.pk)
 
 
 @admin.register(WorkingPeriod)

@@ -227,6 +227,23 @@ def calendar_load(
     return loaded
 
 
+def calendar_year_edited(*, year: int, now: dt.datetime | None = None) -> int:
+    """An administrator changed ``year``'s days: the year is theirs from now
+    on (no load replaces it), and the open deadlines running through it are
+    placed again. Returns the number of cases whose deadline moved."""
+    from .deadlines import forget_calendar
+    from .models import CalendarYear
+    from .sweep import deadlines_replace
+
+    with transaction.atomic():
+        CalendarYear.objects.filter(year=year).update(
+            source=CalendarYear.Source.MANUAL, loaded_at=now or timezone.now()
+        )
+        forget_calendar()
+        transaction.on_commit(forget_calendar)
+        return deadlines_replace(years=[year], now=now or timezone.now())
+
+
 def _rows(schedule: Schedule) -> set[tuple[dt.date, str, str]]:
     return {(d, "holiday", name) for d, name in schedule.holidays.items()} | {
         (d, "workday", name) for d, name in schedule.workdays.items()

@@ -2,16 +2,22 @@
 that makes a year the administrator's, and the banner for next year."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.holidays import calendar_load, provisional_year_ahead
-from cases.models import CalendarDay, CalendarYear
+from cases.models import CalendarDay, CalendarYear, Case, CaseEvent
+from tests.cases.conftest import report
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def at(y, m, d, hh=0, mm=0):
+    return dt.datetime(y, m, d, hh, mm, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture
@@ -76,6 +82,21 @@ def test_editing_a_years_days_makes_it_the_administrators(admin_client):
     assert CalendarDay.objects.filter(date=dt.date(2030, 2, 8)).exists()
     assert calendar_load(years=[2030]) == {}
     assert CalendarDay.objects.filter(date=dt.date(2030, 2, 8)).exists()
+
+
+def test_an_edit_moves_the_open_deadlines_running_through_the_year(admin_client, world):
+    # 2 working hours from Thursday 31 December 17:00: 0.5 h, then 1.5 h on Monday 4th
+    case = report(world, now=at(2026, 12, 31, 17))
+    assert case.due_at == at(2027, 1, 4, 10)
+    url = reverse("admin:cases_calendaryear_change", args=[2027])
+
+    response = admin_client.post(url, year_form(2027, ("2027-01-04", "holiday", "元旦")))
+
+    assert response.status_code == 302
+    assert CalendarYear.objects.get(year=2027).source == CalendarYear.Source.MANUAL
+    assert Case.objects.get(pk=case.pk).due_at == at(2027, 1, 5, 10)
+    [event] = CaseEvent.objects.filter(case=case, action="deadline_moved")
+    assert event.actor is None and event.payload["years"] == [2027]
 
 
 def test_saving_a_year_unchanged_keeps_its_source(admin_client):
