@@ -278,6 +278,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UrgencyEnum": "cases.models.Urgency",
         "StatusEnum": "cases.models.Status",
+        "SourceEnum": "cases.models.Source",
+        "CalendarSourceEnum": "cases.models.CalendarYear.Source",
+        "CalendarDayKindEnum": "cases.models.CalendarDay.Kind",
     },
 }
 
