@@ -177,6 +177,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.deliver_catch_up",
         "schedule": 120.0,
     },
+    # From 1 October: administrators told once that next year's calendar is provisional.
+    "notifications-provisional-calendar": {
+        "task": "notifications.tasks.provisional_calendar_notice",
+        "schedule": 6 * 3600.0,
+    },
 }
 
 # Redis pub/sub: a group message is published once and fanned out to the
