@@ -3,9 +3,11 @@ source over a provisional year does to the open deadlines that run through it.""
 
 import dataclasses
 import datetime as dt
+import threading
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from cases import holidays, tasks
@@ -154,3 +156,30 @@ def test_the_beat_task_loads_a_newly_published_year(settings, official_2027):
 
     assert tasks.calendar_load.apply().get() == {"2027": "official"}
     assert tasks.calendar_load.apply().get() == {}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_loads_at_once_store_a_missing_year_once():
+    CalendarYear.objects.filter(year=2040).delete()
+    barrier = threading.Barrier(2)
+    results, errors = [None, None], []
+
+    def run(i):
+        try:
+            barrier.wait(timeout=10)
+            results[i] = calendar_load(years=[2040])
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert not errors, errors
+    assert sorted(results, key=len) == [{}, {2040: CalendarYear.Source.PROVISIONAL}]
+    expected = provisional_schedule(2040).holidays
+    assert dict(CalendarDay.objects.filter(year_id=2040).values_list("date", "name")) == expected
