@@ -39,6 +39,10 @@ from django.utils import timezone
 from holidays.countries.china import ChinaStaticHolidays
 from lunar_python import Lunar
 
+from .deadlines import forget_calendar
+from .models import CalendarDay, CalendarYear
+from .sweep import deadlines_replace
+
 CALENDAR_YEARS = range(2000, 2100)
 
 OFFICIAL, HOLIDAYS, PROVISIONAL = "official", "holidays", "provisional"
@@ -155,8 +159,6 @@ WARN_FROM = (10, 1)
 def provisional_year_ahead(*, today: dt.date | None = None) -> int | None:
     """Next year, when it is ``WARN_FROM`` or later and next year's calendar is
     only provisional; else None."""
-    from .models import CalendarYear
-
     today = today or timezone.localdate()
     if (today.month, today.day) < WARN_FROM:
         return None
@@ -181,10 +183,6 @@ def calendar_load(
     Safe when two processes load at once: the year rows are created with ON
     CONFLICT DO NOTHING and then locked, so the second waits and finds the
     days already there."""
-    from .deadlines import forget_calendar
-    from .models import CalendarDay, CalendarYear
-    from .sweep import deadlines_replace
-
     wanted = sorted(set(CALENDAR_YEARS if years is None else years))
     schedules = {year: best_schedule(year) for year in wanted}
     with transaction.atomic():
@@ -231,10 +229,6 @@ def calendar_year_edited(*, year: int, now: dt.datetime | None = None) -> int:
     """An administrator changed ``year``'s days: the year is theirs from now
     on (no load replaces it), and the open deadlines running through it are
     placed again. Returns the number of cases whose deadline moved."""
-    from .deadlines import forget_calendar
-    from .models import CalendarYear
-    from .sweep import deadlines_replace
-
     with transaction.atomic():
         CalendarYear.objects.filter(year=year).update(
             source=CalendarYear.Source.MANUAL, loaded_at=now or timezone.now()
