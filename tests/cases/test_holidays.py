@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from cases import holidays, tasks
+from cases import holidays, sweep, tasks
 from cases.holidays import calendar_load, official_schedule, provisional_schedule
 from cases.models import CalendarDay, CalendarYear, Case, CaseEvent, Category
 from tests.cases.conftest import report
@@ -138,6 +138,11 @@ def test_a_case_whose_new_deadline_is_past_stays_for_the_sweep(world, official_2
     moved = Case.objects.get(pk=case.pk)
     assert moved.due_at == at(2027, 1, 5, 10)
     assert moved.light == "green"  # the next sweep turns it red, with its own event
+
+    sweep.sla_sweep(now=at(2027, 1, 6, 9))
+
+    [red] = CaseEvent.objects.filter(case=case, action="sla_red")
+    assert parse_datetime(red.payload["due_at"]) == at(2027, 1, 5, 10)
 
 
 def test_a_year_edited_by_an_administrator_is_not_replaced(world, official_2027):
