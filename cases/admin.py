@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from governance.admin import ReadOnlyAdmin
 
+from .holidays import calendar_year_edited
 from .models import (
     ApiClient,
     CalendarDay,
@@ -31,14 +32,32 @@ class CalendarDayInline(admin.TabularInline):
 
 @admin.register(CalendarYear)
 class CalendarYearAdmin(admin.ModelAdmin):
-    list_display = ("year", "source", "loaded_at")
+    list_display = ("year", "source", "provisional", "loaded_at")
     list_filter = ("source",)
+    readonly_fields = ("source", "loaded_at")
     inlines = (CalendarDayInline,)
 
+    @admin.display(boolean=True, description=_("provisional"), ordering="source")
+    def provisional(self, obj: CalendarYear) -> bool:
+        return obj.is_provisional
+
     def save_model(self, request, obj, form, change):
-        # A year edited here is no longer the package's: reloads keep it.
-        obj.source = CalendarYear.Source.MANUAL
+        # A year added here is the administrator's from the start.
+        if not change:
+            obj.source = CalendarYear.Source.MANUAL
         super().save_model(request, obj, form, change)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A year's number is its identity: its days belong to it.
+        return ("year", *self.readonly_fields) if obj else self.readonly_fields
+
+    def save_related(self, request, form, formsets, change):
+        # A year whose days were edited here is no longer a package's or a
+        # provisional one: no automatic load replaces it (cases.holidays),
+        # and the open deadlines running through it are placed again.
+        super().save_related(request, form, formsets, change)
+        if change and any(formset.has_changed() for formset in formsets):
+            calendar_year_edited(year=form.instance.pk)
 
 
 @admin.register(WorkingPeriod)

@@ -47,6 +47,11 @@ def current_calendar() -> WorkingCalendar:
     return _calendar.get()
 
 
+def forget_calendar() -> None:
+    """Reload the calendar on next use (after a bulk write, which sends no signal)."""
+    _calendar.clear()
+
+
 # --- Limits ------------------------------------------------------------------------
 
 

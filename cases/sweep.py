@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from grids.models import Level
@@ -39,6 +40,7 @@ from .models import (
     Case,
     CaseDirective,
     CaseEvent,
+    Clock,
     DirectiveKind,
     Light,
     OverdueAction,
@@ -46,7 +48,7 @@ from .models import (
     Status,
 )
 from .publishing import publish_on_commit
-from .working_time import CalendarMissing
+from .working_time import CalendarMissing, load_calendar
 
 logger = logging.getLogger(__name__)
 
@@ -201,13 +203,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 supervised += 1
         _write(cases, now)
         CaseDirective.objects.bulk_create(directives)
-        people = involved(case.pk for case in cases)
-        for event in events:
-            users, departments = people[event.case.pk]
-            event.audience = audience(event.case, users=users, departments=departments)
-        CaseEvent.objects.bulk_create(events)
-        for event in events:
-            publish_on_commit(event)
+        _record_events(events)
         result.events.extend(e.pk for e in events)
         if light == Light.RED:
             result.red += len(cases)
@@ -216,6 +212,17 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
         result.escalated += escalated
         result.supervised += supervised
         return len(cases)
+
+
+def _record_events(events: list[CaseEvent]) -> None:
+    """Store the events of a batch with their audience, and publish them after commit."""
+    people = involved({event.case.pk for event in events})
+    for event in events:
+        users, departments = people[event.case.pk]
+        event.audience = audience(event.case, users=users, departments=departments)
+    CaseEvent.objects.bulk_create(events)
+    for event in events:
+        publish_on_commit(event)
 
 
 def _calendar(run: _Run):
@@ -248,3 +255,56 @@ def _write(cases: list[Case], now: dt.datetime) -> None:
     columns = [[getattr(c, name) for c in cases] for name, _type in _WRITE_COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(_WRITE_SQL, [now, [c.pk for c in cases], *columns])
+
+
+# --- After the calendar changed ------------------------------------------------------
+
+
+def deadlines_replace(*, years: list[int], now: dt.datetime, batch: int = 1000) -> int:
+    """Place again the deadlines of open stages on the working clock that run
+    through one of ``years``, whose days just changed (``holidays.calendar_load``),
+    with the rule every action uses (``deadlines.stage_replace``). Each case
+    whose due or yellow time moved gets one ``deadline_moved`` event. A case
+    whose new due time is already past is left to the next sweep to turn red.
+    Runs in the caller's transaction. Returns the number of cases moved."""
+    calendar = load_calendar()
+    tz = calendar.tz
+    through = Q()
+    for year in years:
+        start = dt.datetime(year, 1, 1, tzinfo=tz)
+        through |= Q(stage_started_at__lt=start.replace(year=year + 1), due_at__gte=start)
+    ids = list(
+        Case.objects.filter(
+            through, stage_clock=Clock.WORKING, suspended_at__isnull=True, due_at__isnull=False
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    moved = 0
+    for offset in range(0, len(ids), batch):
+        cases = list(
+            Case.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids[offset : offset + batch])
+            .order_by("pk")
+            .only(*_FIELDS)
+        )
+        changed, events = [], []
+        for case in cases:
+            before = case.due_at, case.yellow_at
+            deadlines.stage_replace(case, now=now, calendar=calendar)
+            if (case.due_at, case.yellow_at) == before:
+                continue
+            case.version += 1
+            changed.append(case)
+            events.append(
+                _event(
+                    case, "deadline_moved", now, f"calendar{now:%Y%m%d%H%M%S}",
+                    stage=case.stage, years=years, previous_due_at=before[0],
+                    due_at=case.due_at, automatic=True,
+                )
+            )  # fmt: skip
+        if changed:
+            _write(changed, now)
+            _record_events(events)
+        moved += len(changed)
+    return moved

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from . import photo_orphans, photos, sweep
+from . import holidays, photo_orphans, photos, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +45,14 @@ def thumbnail_catch_up() -> int:
 def photo_orphan_cleanup() -> int:
     """Daily: delete photo files no case refers to (see cases.photo_orphans)."""
     return len(photo_orphans.remove_orphan_photos())
+
+
+@shared_task(ignore_result=True)
+def calendar_load() -> dict:
+    """Every six hours: store each year from its best source, so that a year the State
+    Council published (and an upgraded package has) replaces its provisional
+    days, and the open deadlines in it move."""
+    loaded = holidays.calendar_load()
+    if loaded:
+        logger.info("working calendar loaded: %s", loaded)
+    return {str(year): source for year, source in loaded.items()}

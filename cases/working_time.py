@@ -7,7 +7,9 @@ during the working periods (by default 08:30-12:00 and 13:30-17:30, 7.5
 hours) in the city's time zone, and stands still otherwise: over lunch,
 overnight, at weekends and on holidays.
 
-A year without a calendar has unknown holidays, so any computation that
+Every year of ``holidays.CALENDAR_YEARS`` (2000-2099) has a calendar, stored
+or, when its row is missing, computed from the best source on loading. A
+year outside that range has unknown holidays, so any computation that
 touches it raises ``CalendarMissing`` rather than guess.
 """
 
@@ -123,14 +125,25 @@ def _minutes_between_times(start: dt.time, end: dt.time) -> float:
 
 
 def load_calendar() -> WorkingCalendar:
-    """The working calendar as stored (periods, holidays, make-up days, years)."""
+    """The working calendar as stored (periods, holidays, make-up days, years);
+    a year of the century without a stored row (deleted, or not loaded yet) is
+    computed from its best source, so no deadline in it is ever refused."""
+    from .holidays import CALENDAR_YEARS, best_schedule
     from .models import CalendarDay, CalendarYear, WorkingPeriod
 
     days = list(CalendarDay.objects.values_list("date", "kind"))
+    holidays = {d for d, kind in days if kind == CalendarDay.Kind.HOLIDAY}
+    workdays = {d for d, kind in days if kind == CalendarDay.Kind.WORKDAY}
+    years = set(CalendarYear.objects.values_list("year", flat=True))
+    for year in set(CALENDAR_YEARS) - years:
+        schedule = best_schedule(year)
+        holidays.update(schedule.holidays)
+        workdays.update(schedule.workdays)
+        years.add(year)
     return WorkingCalendar(
         periods=tuple(WorkingPeriod.objects.order_by("start").values_list("start", "end")),
-        holidays=frozenset(d for d, kind in days if kind == CalendarDay.Kind.HOLIDAY),
-        workdays=frozenset(d for d, kind in days if kind == CalendarDay.Kind.WORKDAY),
-        years=frozenset(CalendarYear.objects.values_list("year", flat=True)),
+        holidays=frozenset(holidays),
+        workdays=frozenset(workdays),
+        years=frozenset(years),
         tz=ZoneInfo(settings.TIME_ZONE),
     )

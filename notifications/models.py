@@ -44,6 +44,9 @@ class Kind(models.TextChoices):
     ESCALATION = "escalation", _("case escalated to the command centre")
     CLOSURE = "closure", _("case closed")
     TIP_STATUS = "tip_status", _("progress of a reported problem")
+    # To administrators, about no case: next year's working calendar is only
+    # provisional (written from 1 October, for the year after it was written).
+    CALENDAR = "calendar", _("working calendar provisional")
 
 
 class Notification(models.Model):
@@ -67,12 +70,16 @@ class Notification(models.Model):
     event = models.ForeignKey(
         "cases.CaseEvent",
         verbose_name=_("event"),
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="notifications",
     )
     case = models.ForeignKey(
         "cases.Case",
         verbose_name=_("case"),
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="notifications",
     )
@@ -119,6 +126,11 @@ class Notification(models.Model):
                 fields=["event", "address", "channel"],
                 condition=Q(recipient__isnull=True),
                 name="notif_once_per_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="calendar") | Q(case__isnull=False, event__isnull=False),
+                name="notif_about_a_case",
+                violation_error_message=_("A notification of this kind is about a case event."),
             ),
             models.CheckConstraint(
                 condition=(

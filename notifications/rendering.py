@@ -22,14 +22,14 @@ import re
 
 from django.conf import settings
 from django.template.loader import select_template
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from cases.models import Stage
 from governance.views import SITE_TITLE
 from grids.models import Level
 
-from .models import Notification
+from .models import Kind, Notification
 from .rules import PUBLIC_KINDS, clean_email, clean_phone
 
 PARTS = ("subject", "body", "short")
@@ -85,6 +85,12 @@ def _to_reporter(notification: Notification, case) -> bool:
 
 
 def context(notification: Notification, language: str) -> dict:
+    if notification.kind == Kind.CALENDAR:
+        # Written from 1 October about the next year.
+        return {
+            "year": timezone.localtime(notification.created_at).year + 1,
+            "site_name": settings.NOTIFICATIONS_SITE_NAME or str(SITE_TITLE),
+        }
     case = notification.case
     event = notification.event
     public = {

@@ -11,17 +11,22 @@ catch-up delivers those whose task was lost.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 
 from cases.audience import user_group
+from cases.holidays import provisional_year_ahead
+from cases.models import CalendarYear
+from organisation.models import Role, User
 
 from . import live, rules
-from .models import OUTGOING, Channel, Notification
+from .models import OUTGOING, Channel, Kind, Notification
 from .selectors import inbox_of, notification_get, unread_counts, with_display
 
 logger = logging.getLogger(__name__)
@@ -118,7 +123,9 @@ def push(notifications: list[Notification]) -> None:
             notification.event_id,
             notification.kind,
             notification.language,
-            notification.recipient_id == notification.case.reporter_id,  # the tracking link
+            # the tracking link
+            notification.case is not None
+            and notification.recipient_id == notification.case.reporter_id,
         )
         if key not in rendered:
             with translation.override(notification.language):
@@ -141,6 +148,52 @@ def push(notifications: list[Notification]) -> None:
         }
         batch.append(([user_group(notification.recipient_id)], message, ""))
     live.send_many(batch)
+
+
+# --- About the working calendar -------------------------------------------------------
+
+
+def notify_provisional_calendar(*, today: dt.date | None = None) -> int:
+    """From 1 October, while next year's working calendar is only provisional
+    (cases.holidays), tell each active administrator (superusers and the
+    admin role) once in their inbox. Safe to run again, or twice at once:
+    the runs queue on next year's calendar row, and anyone told since
+    January is not told again. Returns the number of notifications written."""
+    today = today or timezone.localdate()
+    year = provisional_year_ahead(today=today)
+    if year is None:
+        return 0
+    with transaction.atomic():
+        list(CalendarYear.objects.select_for_update().filter(year=year))
+        since = timezone.make_aware(dt.datetime(today.year, 1, 1))
+        told = Notification.objects.filter(kind=Kind.CALENDAR, created_at__gte=since)
+        admins = (
+            User.objects.filter(is_active=True)
+            .filter(Q(is_superuser=True) | Q(roles__role=Role.ADMIN))
+            .exclude(pk__in=told.values("recipient_id"))
+            .distinct()
+        )
+        language, now = default_language(), timezone.now()
+        rows = Notification.objects.bulk_create(
+            Notification(
+                recipient=user,
+                channel=Channel.INBOX,
+                kind=Kind.CALENDAR,
+                language=language,
+                created_at=now,
+            )
+            for user in admins
+        )
+        if rows:
+            transaction.on_commit(partial(_push_logged, [row.pk for row in rows]), robust=True)
+    return len(rows)
+
+
+def _push_logged(ids: list[int]) -> None:
+    try:
+        push(list(with_display(Notification.objects.filter(pk__in=ids))))
+    except Exception:
+        logger.exception("live push of notifications %s failed", ids)
 
 
 # --- The inbox -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from . import delivery
+from . import delivery, services
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +27,10 @@ def deliver_catch_up() -> dict:
     if result.sent or result.failed:
         logger.info("notification catch-up: %s sent, %s failed", result.sent, result.failed)
     return {"sent": result.sent, "failed": result.failed}
+
+
+@shared_task(ignore_result=True)
+def provisional_calendar_notice() -> int:
+    """Daily: from 1 October, tell the administrators once that next year's
+    working calendar is only provisional (safe to run again)."""
+    return services.notify_provisional_calendar()

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import events, photo_files, reference, tips, views
+from . import calendar, events, photo_files, reference, tips, views
 
 router = SimpleRouter()
 router.register("cases", views.CaseViewSet, basename="case")
@@ -11,6 +11,12 @@ urlpatterns = [
     path("events/", events.EventList.as_view(), name="event-list"),
     path("categories/", reference.CategoryList.as_view(), name="category-list"),
     path("departments/", reference.DepartmentList.as_view(), name="department-list"),
+    path("calendar/years/", calendar.CalendarYearList.as_view(), name="calendar-year-list"),
+    path(
+        "calendar/years/<int:year>/",
+        calendar.CalendarYearDetail.as_view(),
+        name="calendar-year-detail",
+    ),
     path("tips/", tips.TipCreate.as_view(), name="tip-create"),
     path("tips/<slug:token>/", tips.TipStatus.as_view(), name="tip-status"),
     path("photos/hints/", tips.PhotoHints.as_view(), name="photo-hints"),

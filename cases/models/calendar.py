@@ -9,14 +9,22 @@ from django.utils.translation import gettext_lazy as _
 
 class CalendarYear(models.Model):
     """A year whose holidays and make-up working days are known. Deadlines
-    are only computed inside years that have one."""
+    are only computed inside years that have one.
+
+    Where a year's days come from, best first (``cases.holidays``): the
+    official schedule from the chinesecalendar package, the official schedule
+    as the holidays package transcribes it, or a provisional schedule
+    computed from the statutory holidays until the State Council publishes
+    the year. A year an administrator edited is theirs: no load replaces it."""
 
     class Source(models.TextChoices):
-        PACKAGE = "package", _("official schedule (chinesecalendar package)")
+        OFFICIAL = "official", _("official schedule (chinesecalendar package)")
+        HOLIDAYS = "holidays", _("official schedule (holidays package)")
+        PROVISIONAL = "provisional", _("provisional: statutory holidays, not yet published")
         MANUAL = "manual", _("entered by an administrator")
 
     year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
-    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
     loaded_at = models.DateTimeField(_("loaded at"), auto_now=True)
 
     class Meta:
@@ -26,6 +34,10 @@ class CalendarYear(models.Model):
 
     def __str__(self) -> str:
         return str(self.year)
+
+    @property
+    def is_provisional(self) -> bool:
+        return self.source == self.Source.PROVISIONAL
 
 
 class CalendarDay(models.Model):

@@ -216,10 +216,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.photo_orphan_cleanup",
         "schedule": 24 * 3600.0,
     },
+    # Calendar years from their best source: an official year replaces a
+    # provisional one once the installed packages have it (cases.holidays).
+    "cases-calendar-load": {"task": "cases.tasks.calendar_load", "schedule": 6 * 3600.0},
     # Emails and SMS whose delivery task was lost or failed (notifications.delivery).
     "notifications-delivery-catch-up": {
         "task": "notifications.tasks.deliver_catch_up",
         "schedule": 120.0,
+    },
+    # From 1 October: administrators told once that next year's calendar is provisional.
+    "notifications-provisional-calendar": {
+        "task": "notifications.tasks.provisional_calendar_notice",
+        "schedule": 6 * 3600.0,
     },
 }
 
@@ -356,6 +364,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UrgencyEnum": "cases.models.Urgency",
         "StatusEnum": "cases.models.Status",
+        "SourceEnum": "cases.models.Source",
+        "CalendarSourceEnum": "cases.models.CalendarYear.Source",
+        "CalendarDayKindEnum": "cases.models.CalendarDay.Kind",
     },
 }
 

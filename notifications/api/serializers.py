@@ -27,9 +27,10 @@ class NotificationSerializer(ModelSerializer):
     kind_display = serializers.SerializerMethodField()
     title = serializers.SerializerMethodField()
     text = serializers.SerializerMethodField()
-    case = CaseRefSerializer()
-    event_id = serializers.IntegerField()
-    action = serializers.CharField(source="event.action")
+    # Empty for a notice about no case (kind ``calendar``).
+    case = CaseRefSerializer(allow_null=True)
+    event_id = serializers.IntegerField(allow_null=True)
+    action = serializers.CharField(source="event.action", allow_null=True)
     is_read = serializers.BooleanField()
 
     class Meta:

@@ -16,6 +16,7 @@ from cases import services, sweep
 from cases.models import Case, Source, Status
 from notifications import delivery, rendering, sms, tasks
 from notifications.models import Kind, Notification
+from notifications.services import notify_provisional_calendar
 from organisation.models import Role, RoleMembership
 from tests.cases.conftest import case_in, jpeg, report
 from tests.factories import UserFactory
@@ -207,6 +208,7 @@ def test_every_kind_renders_in_both_languages(world, language, django_capture_on
     Case.objects.filter(pk=yellow.pk).update(yellow_at=now - dt.timedelta(hours=1))
     Case.objects.filter(pk=red.pk).update(due_at=now - dt.timedelta(minutes=1))
     sweep.sla_sweep(now=now)
+    notify_provisional_calendar(today=dt.date(2026, 10, 1))  # about no case
 
     seen = set()
     for notification in Notification.objects.select_related("case__category", "event"):
@@ -218,7 +220,10 @@ def test_every_kind_renders_in_both_languages(world, language, django_capture_on
             assert text.strip() and "{{" not in text and "{%" not in text
         assert bool(CJK.search(subject)) == (language == "zh-hans")
         assert "\n" not in subject and "\n" not in short
-        assert notification.case.number in subject
+        if notification.kind == Kind.CALENDAR:
+            assert str(notification.created_at.year + 1) in subject
+        else:
+            assert notification.case.number in subject
     assert seen == set(Kind.values)
 
 

@@ -1,31 +1,31 @@
-"""Load the official public holidays and make-up working days."""
+"""Load public holidays and make-up working days from the best source of each year."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.holidays import calendar_load_official, published_years
+from cases.holidays import CALENDAR_YEARS, calendar_load
 
 
 class Command(BaseCommand):
     help = (
-        "Load the official holiday schedule (public holidays and make-up working days) for "
-        "every year the chinesecalendar package publishes, or for the given years. Years "
-        "entered by hand are kept."
+        "Store each year's public holidays and make-up working days from its best source "
+        "(the chinesecalendar package, then the holidays package, then a provisional "
+        "schedule of the statutory holidays), for the given years or every year "
+        f"{CALENDAR_YEARS[0]}-{CALENDAR_YEARS[-1]}. Years entered by hand are kept; open "
+        "deadlines in a year whose days change are placed again."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("years", nargs="*", type=int, metavar="YEAR")
 
     def handle(self, *args, years: list[int], **options):
-        available = published_years()
-        missing = sorted(set(years) - set(available))
-        if missing:
+        outside = sorted(set(years) - set(CALENDAR_YEARS))
+        if outside:
             raise CommandError(
-                f"No official schedule is published for {', '.join(map(str, missing))} "
-                f"(available: {available[0]}-{available[-1]}); add it in the admin."
+                f"{', '.join(map(str, outside))}: only {CALENDAR_YEARS[0]}-{CALENDAR_YEARS[-1]} "
+                "can be loaded; add other years in the admin."
             )
-        loaded = calendar_load_official(years=years or None)
-        self.stdout.write(
-            f"Loaded {len(loaded)} year(s): {loaded[0]}-{loaded[-1]}"
-            if loaded
-            else "Nothing to load."
-        )
+        loaded = calendar_load(years=years or None)
+        if not loaded:
+            self.stdout.write("Nothing to load: every year is up to date.")
+        for year, source in sorted(loaded.items()):
+            self.stdout.write(f"{year}: {source}")
