@@ -132,6 +132,19 @@ def test_who_gets_which_photo(world, who, public, internal, variant, published):
     assert_access(client, photos.internal, variant, internal)
 
 
+@pytest.mark.parametrize("source", [Source.GRID_WORKER, Source.HOTLINE])
+def test_a_published_staff_report_keeps_its_photos_from_the_public(world, source):
+    """The feed lists a hotline or grid-worker case without its photo
+    (docs/open311.md), so its photo is not anyone's either."""
+    reporter = world.grid_worker if source == Source.GRID_WORKER else world.dispatcher
+    case = report(world, reporter=reporter, source=source, photos=[jpeg()])
+    services.case_register(case=case.pk, actor=world.dispatcher)
+    photo = CaseAttachment.objects.get(case=case)
+
+    assert_hidden(APIClient(), photo, "original")
+    assert_served(client_for(world.dispatcher), photo, "original")
+
+
 def test_public_photos_may_be_cached_by_anyone_and_others_by_the_browser_only(world, published):
     public = APIClient().get(Photos.url(published.public, "original"))
     internal = client_for(world.dispatcher).get(Photos.url(published.internal, "original"))

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 
 from cases import services
 from cases.checks import check_photo_storage
-from cases.models import CaseAttachment
+from cases.models import CaseAttachment, Source
 from cases.photo_orphans import remove_orphan_photos
 from cases.photos import make_missing_thumbnails
 from tests.api.helpers import client_for, error
@@ -138,7 +138,9 @@ def test_an_internal_photo_is_a_short_lived_signed_url_for_staff_only(world, s3,
 
 
 def test_a_published_photo_is_a_signed_url_for_anyone(world, s3):
-    case = report(world, photos=[jpeg()])  # BJ0101 is citizen-visible: published
+    # A citizen's tip in a citizen-visible category (BJ0101), once registered: published.
+    case = report(world, reporter=None, source=Source.CITIZEN, photos=[jpeg()])
+    services.case_register(case=case, actor=world.dispatcher)
     attachment = CaseAttachment.objects.get(case=case)
 
     response = APIClient().get(f"/api/v1/photos/{attachment.pk}/original/")
