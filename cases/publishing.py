@@ -37,6 +37,10 @@ case_event_recorded = Signal()
 # Sent once per committed event with ``message`` (a dict, see event_message),
 # ``groups`` (the audience) and ``origin`` (a live connection id, or "").
 case_event_committed = Signal()
+# Sent by the deadline sweep once a run has committed its batches, with
+# ``result`` (cases.sweep.SweepResult): people hear of a run's events in one
+# digest (notifications), not one notification per event.
+sweep_finished = Signal()
 
 # The live connection whose request is being served (see
 # notifications.middleware): its own events are not pushed back to it.

@@ -13,17 +13,30 @@ locks its rows with ``FOR UPDATE SKIP LOCKED``. So:
   cannot be stored.
 
 Red is swept before yellow: a case that crossed both since the last sweep
-is marked red once, not yellow then red. Overdue policy per stage
+is marked red once, not yellow then red. Then reminders and supervision
+orders (``CaseDirective``) still open past their own deadline are marked
+overdue (``overdue_at``, through their own partial index, the same way), with
+one ``directive_overdue`` event each. Overdue policy per stage
 (``OverduePolicy``): escalate a case still with a command centre one level
 up, or issue a supervision order (督办) to the department; applied once per
 red crossing, in the same transaction. An escalated case starts a new
 dispatch deadline at the centre above.
+
+One run at a time: a run holds a PostgreSQL advisory lock for its whole
+length, and a run that cannot take it (the last one is still going: beat
+fires every minute) stops at once and changes nothing. The lock is the
+session's, so a worker that dies lets go of it with its connection.
+
+The events go out one by one like any case event (``publish_on_commit``),
+but people hear of them in one digest per run: ``sweep_finished`` is sent
+once the run has committed its batches (notifications.services).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -45,10 +58,13 @@ from .models import (
     OverduePolicy,
     Status,
 )
-from .publishing import publish_on_commit
+from .publishing import publish_on_commit, sweep_finished
 from .working_time import CalendarMissing
 
 logger = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key of a running sweep: 'swep' in ASCII.
+SWEEP_LOCK = 0x73776570
 
 COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.REGISTERED, Status.RETURNED)
 _DEADLINE_FIELDS = (
@@ -68,7 +84,10 @@ class SweepResult:
     red: int = 0
     escalated: int = 0
     supervised: int = 0
+    directives_overdue: int = 0
     batches: int = 0
+    # True when another run held the lock and this one did nothing.
+    skipped: bool = False
     events: list[int] = field(default_factory=list, repr=False)
 
 
@@ -84,18 +103,41 @@ class _Run:
 
 
 def sla_sweep(*, now: dt.datetime | None = None, batch: int | None = None) -> SweepResult:
-    run = _Run(
-        now=now or timezone.now(),
-        batch=batch or settings.CASES_SWEEP_BATCH,
-        policy=dict(OverduePolicy.objects.values_list("stage", "on_red")),
-        hours=dict(OverduePolicy.objects.values_list("stage", "order_working_hours")),
-    )
-    result = SweepResult()
-    while _sweep_batch(Light.RED, run, result) == run.batch:
-        pass
-    while _sweep_batch(Light.YELLOW, run, result) == run.batch:
-        pass
-    return result
+    with _alone() as alone:
+        if not alone:
+            logger.info("deadline sweep: the previous run is still going; this one stops")
+            return SweepResult(skipped=True)
+        run = _Run(
+            now=now or timezone.now(),
+            batch=batch or settings.CASES_SWEEP_BATCH,
+            policy=dict(OverduePolicy.objects.values_list("stage", "on_red")),
+            hours=dict(OverduePolicy.objects.values_list("stage", "order_working_hours")),
+        )
+        result = SweepResult()
+        while _sweep_batch(Light.RED, run, result) == run.batch:
+            pass
+        while _sweep_batch(Light.YELLOW, run, result) == run.batch:
+            pass
+        while _sweep_directives(run, result) == run.batch:
+            pass
+        for receiver, error in sweep_finished.send_robust(sender=Case, result=result):
+            if isinstance(error, Exception):
+                logger.error("deadline sweep: %r failed after the run", receiver, exc_info=error)
+        return result
+
+
+@contextmanager
+def _alone():
+    """Whether this run holds the sweep's lock (then for as long as it runs)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [SWEEP_LOCK])
+        (held,) = cursor.fetchone()
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK])
 
 
 def _restart(case: Case, now, calendar) -> None:
@@ -201,14 +243,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 supervised += 1
         _write(cases, now)
         CaseDirective.objects.bulk_create(directives)
-        people = involved(case.pk for case in cases)
-        for event in events:
-            users, departments = people[event.case.pk]
-            event.audience = audience(event.case, users=users, departments=departments)
-        CaseEvent.objects.bulk_create(events)
-        for event in events:
-            publish_on_commit(event)
-        result.events.extend(e.pk for e in events)
+        _store(events, result)
         if light == Light.RED:
             result.red += len(cases)
         else:
@@ -216,6 +251,61 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
         result.escalated += escalated
         result.supervised += supervised
         return len(cases)
+
+
+def _store(events: list[CaseEvent], result: SweepResult) -> None:
+    """Record a batch's events, each with its audience, and publish them."""
+    people = involved({event.case.pk for event in events})
+    for event in events:
+        users, departments = people[event.case.pk]
+        event.audience = audience(event.case, users=users, departments=departments)
+    CaseEvent.objects.bulk_create(events)
+    for event in events:
+        publish_on_commit(event)
+    result.events.extend(e.pk for e in events)
+
+
+def _sweep_directives(run: _Run, result: SweepResult) -> int:
+    """Mark a batch of open directives past their deadline overdue, with one
+    ``directive_overdue`` event each. The case itself is not changed."""
+    with transaction.atomic():
+        directives = list(
+            CaseDirective.objects.filter(
+                settled_at__isnull=True, overdue_at__isnull=True, due_at__lte=run.now
+            )
+            .order_by("due_at")
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("case")
+            .only("id", "kind", "due_at", "issued_by_id", *(f"case__{f}" for f in _FIELDS))[
+                : run.batch
+            ]
+        )
+        if not directives:
+            return 0
+        result.batches += 1
+        CaseDirective.objects.filter(pk__in=[d.pk for d in directives]).update(overdue_at=run.now)
+        events = []
+        for directive in directives:
+            case = directive.case
+            events.append(
+                CaseEvent(
+                    case=case,
+                    action="directive_overdue",
+                    from_status=case.status,
+                    to_status=case.status,
+                    payload={
+                        "directive": directive.pk,
+                        "kind": directive.kind,
+                        "due_at": directive.due_at,
+                        "issued_by": directive.issued_by_id,
+                    },
+                    dedupe_key=f"directive_overdue:{directive.pk}",
+                    created_at=run.now,
+                )
+            )
+        _store(events, result)
+        result.directives_overdue += len(directives)
+        return len(directives)
 
 
 def _calendar(run: _Run):

@@ -13,6 +13,11 @@ exists exactly when the event does) and
 A row names a user (``recipient``) or, for a citizen who left contact details
 but has no account, only an ``address``; email and SMS rows for a user keep
 the address they were sent to.
+
+A digest is one row per person, kind and channel for one run of the
+deadline sweep: it names no event or case, but ``count`` cases (lights that
+turned yellow or red, escalations and supervision orders by the sweep,
+overdue reminders and orders) and ``link``, the case list filtered to them.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Kind(models.TextChoices):
     ESCALATION = "escalation", _("case escalated to the command centre")
     CLOSURE = "closure", _("case closed")
     TIP_STATUS = "tip_status", _("progress of a reported problem")
+    DIRECTIVE_LATE = "directive_late", _("reminder or supervision order overdue")
 
 
 class Notification(models.Model):
@@ -67,14 +73,29 @@ class Notification(models.Model):
     event = models.ForeignKey(
         "cases.CaseEvent",
         verbose_name=_("event"),
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="notifications",
+        help_text=_("Empty for a digest of the deadline sweep."),
     )
     case = models.ForeignKey(
         "cases.Case",
         verbose_name=_("case"),
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="notifications",
+        help_text=_("Empty for a digest of the deadline sweep."),
+    )
+    count = models.PositiveIntegerField(
+        _("cases"), default=1, help_text=_("How many cases a digest is about.")
+    )
+    link = models.CharField(
+        _("link"),
+        max_length=300,
+        blank=True,
+        help_text=_("A digest's case list, filtered to what it is about."),
     )
     language = models.CharField(_("language"), max_length=10)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -130,6 +151,12 @@ class Notification(models.Model):
                     "An inbox notification needs a recipient; an email or SMS an address."
                 ),
             ),
+            # One case event, or a digest of the sweep naming neither.
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, case__isnull=False)
+                | Q(event__isnull=True, case__isnull=True, recipient__isnull=False),
+                name="notif_event_or_digest",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,5 +164,27 @@ class Notification(models.Model):
         return f"{self.get_kind_display()} · {self.get_channel_display()} · {target}"
 
     @property
+    def is_digest(self) -> bool:
+        return self.event_id is None
+
+    @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class DigestMark(models.Model):
+    """How far the sweep's digests have read the event log: the id of the
+    last event digested. One row. Event ids are drawn in commit order (cases
+    migration 0006), so the events after it are exactly those not digested
+    yet, including a run's whose digest a dying worker never wrote."""
+
+    last_event_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("digest mark")
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="notif_digest_mark_single"),
+        ]
+
+    def __str__(self) -> str:
+        return f"digested up to event {self.last_event_id}"

@@ -38,3 +38,14 @@ def inbox(user) -> set[tuple[str, str]]:
             "kind", "event__action"
         )
     )
+
+
+def digests(**filters) -> set[tuple[str, str, str, int]]:
+    """(kind, channel, who, count) of the sweep's digests stored."""
+    queryset = Notification.objects.filter(event__isnull=True, **filters).select_related(
+        "recipient"
+    )
+    return {
+        (n.kind, n.channel, n.recipient.username if n.recipient_id else n.address, n.count)
+        for n in queryset
+    }
