@@ -22,7 +22,7 @@ from cases.models import (
     Stage,
     Status,
 )
-from cases.publishing import case_event_committed
+from cases.publishing import case_events_committed
 from cases.working_time import load_calendar
 from tests.cases.conftest import case_in, report
 
@@ -59,14 +59,16 @@ def events(case, action=None):
 
 @pytest.fixture
 def received():
+    """The messages published after commit (the sweep publishes a batch at once)."""
     messages = []
 
-    def receiver(sender, message, **kwargs):
-        messages.append(message)
+    def receiver(sender, messages, **kwargs):
+        received.extend(message for message, _groups, _origin in messages)
 
-    case_event_committed.connect(receiver, weak=False)
+    received = messages
+    case_events_committed.connect(receiver, weak=False)
     yield messages
-    case_event_committed.disconnect(receiver)
+    case_events_committed.disconnect(receiver)
 
 
 # --- Yellow and red ------------------------------------------------------------------------
@@ -513,11 +515,11 @@ def test_two_sweeps_started_at_once_mark_each_case_once(world):
     published = []
     lock = threading.Lock()
 
-    def receiver(sender, message, **kwargs):
+    def receiver(sender, messages, **kwargs):
         with lock:
-            published.append(message)
+            published.extend(message for message, _groups, _origin in messages)
 
-    case_event_committed.connect(receiver, weak=False)
+    case_events_committed.connect(receiver, weak=False)
     barrier = threading.Barrier(2)
     results, errors = [None, None], []
 
@@ -537,7 +539,7 @@ def test_two_sweeps_started_at_once_mark_each_case_once(world):
         for t in threads:
             t.join(timeout=120)
     finally:
-        case_event_committed.disconnect(receiver)
+        case_events_committed.disconnect(receiver)
 
     assert not errors, errors
     assert all(not t.is_alive() for t in threads)
