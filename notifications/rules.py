@@ -171,11 +171,6 @@ _HOLDERS_BY_STATUS = {
     Status.SUSPENDED: To.HANDLERS,
     Status.HANDLED: To.GRID_WORKERS,
 }
-_ROLE_AUDIENCE = {
-    Role.HANDLER: To.HANDLERS,
-    Role.DISPATCHER: To.COMMAND_CENTRE,
-    Role.SUPERVISOR: To.SUPERVISORS,
-}
 
 
 # --- The table in force ------------------------------------------------------------
@@ -349,25 +344,10 @@ def _people(case, wanted: set[To]) -> tuple[dict[To, set[int]], list[Follower]]:
     """User ids per audience, and the case's followers when asked for: one
     query for the staff roles, one for grid workers or followers if needed."""
     people: dict[To, set[int]] = {audience: set() for audience in To}
-    holders = _HOLDERS_BY_STATUS.get(case.status) if To.HOLDERS in wanted else None
-    staff = {a for a in (*wanted, holders) if a in _ROLE_AUDIENCE.values()}
-
-    path = codes.path_ids(case.area_path)
-    q = Q()
-    if To.HANDLERS in staff and case.department_id:
-        q |= Q(role=Role.HANDLER, department_id=case.department_id)
-    if To.COMMAND_CENTRE in staff and 0 < case.command_level <= len(path):
-        q |= Q(role=Role.DISPATCHER, area_id=path[case.command_level - 1])
-    if To.SUPERVISORS in staff and path:
-        q |= Q(role=Role.SUPERVISOR, area_id__in=path)
-    if q:
-        rows = RoleMembership.objects.filter(q, user__is_active=True).values_list("role", "user_id")
-        for role, user_id in rows:
-            people[_ROLE_AUDIENCE[role]].add(user_id)
-    if To.GRID_WORKERS in (*wanted, holders):
-        people[To.GRID_WORKERS] = _grid_workers(case.grid_id)
-    if holders is not None:
-        people[To.HOLDERS] = set(people[holders])
+    row = _case_row(case)
+    staff = _Staff([row], wanted)
+    for audience in wanted & _STAFF_AUDIENCES:
+        people[audience] = set(staff.of(audience, row))
 
     if wanted & {To.REPORTER, To.CITIZEN_REPORTER} and case.reporter_id:
         people[To.REPORTER].add(case.reporter_id)
@@ -382,17 +362,6 @@ def _people(case, wanted: set[To]) -> tuple[dict[To, set[int]], list[Follower]]:
                 if via_source == Source.CITIZEN:
                     people[To.CITIZEN_FOLLOWERS].add(user_id)
     return people, followers
-
-
-def _grid_workers(grid_id: int) -> set[int]:
-    return set(
-        GridAssignment.objects.filter(
-            assigned_on(timezone.localdate()),
-            grid_id=grid_id,
-            user__is_active=True,
-            user__roles__role=Role.GRID_WORKER,
-        ).values_list("user_id", flat=True)
-    )
 
 
 def _followers(case_id: int) -> list[Follower]:
@@ -456,7 +425,7 @@ def plan_digest(events: list[Swept]) -> list[PlannedDigest]:
     cases = _digest_cases({event.case_id for event in events})
     found = {action: [r for r in rules_for(action) if r.digest] for action in digest_actions()}
     wanted = {a for rules_ in found.values() for r in rules_ for a, ch in r.to.items() if ch}
-    people = _DigestPeople(cases.values(), wanted)
+    people = _Staff(cases.values(), wanted)
     for event in events:
         case = cases.get(event.case_id)
         if case is None:
@@ -484,17 +453,28 @@ def plan_digest(events: list[Swept]) -> list[PlannedDigest]:
     return planned
 
 
+# What the staff audiences are resolved from, for one case or many.
+_CASE_FIELDS = ("id", "status", "department_id", "command_level", "area_path", "grid_id")
+_STAFF_AUDIENCES = frozenset(
+    {To.HANDLERS, To.COMMAND_CENTRE, To.SUPERVISORS, To.GRID_WORKERS, To.HOLDERS}
+)
+
+
+def _case_row(case) -> dict:
+    return {name: getattr(case, "pk" if name == "id" else name) for name in _CASE_FIELDS}
+
+
 def _digest_cases(ids: set[int]) -> dict[int, dict]:
     from cases.models import Case
 
-    rows = Case.objects.filter(pk__in=sorted(ids)).values(
-        "id", "status", "department_id", "command_level", "area_path", "grid_id"
-    )
+    rows = Case.objects.filter(pk__in=sorted(ids)).values(*_CASE_FIELDS)
     return {row["id"]: row for row in rows}
 
 
-class _DigestPeople:
-    """The staff of every audience of a run's cases, read once, by key."""
+class _Staff:
+    """The staff audiences of some cases (one event's, or a whole sweep
+    run's), read in one query for the roles and one for grid workers, then
+    looked up per case."""
 
     def __init__(self, cases, wanted: set[To]):
         cases = list(cases)
@@ -507,15 +487,15 @@ class _DigestPeople:
         self.supervisors: dict[int, set[int]] = {}
         self.grid_workers: dict[int, set[int]] = {}
         self._under: dict[str, set[int]] = {}
+        departments = {c["department_id"] for c in cases if c["department_id"]}
+        centres = {self._centre(c) for c in cases} - {None}
+        areas = {pk for c in cases for pk in codes.path_ids(c["area_path"])}
         q = Q()
-        if To.HANDLERS in staff:
-            departments = {c["department_id"] for c in cases if c["department_id"]}
+        if To.HANDLERS in staff and departments:
             q |= Q(role=Role.HANDLER, department_id__in=sorted(departments))
-        if To.COMMAND_CENTRE in staff:
-            centres = {self._centre(c) for c in cases} - {None}
+        if To.COMMAND_CENTRE in staff and centres:
             q |= Q(role=Role.DISPATCHER, area_id__in=sorted(centres))
-        if To.SUPERVISORS in staff:
-            areas = {pk for c in cases for pk in codes.path_ids(c["area_path"])}
+        if To.SUPERVISORS in staff and areas:
             q |= Q(role=Role.SUPERVISOR, area_id__in=sorted(areas))
         if q:
             rows = RoleMembership.objects.filter(q, user__is_active=True).values_list(
@@ -544,7 +524,7 @@ class _DigestPeople:
         level = case["command_level"]
         return path[level - 1] if 0 < level <= len(path) else None
 
-    def of(self, audience: To, case: dict, event: Swept) -> set[int]:
+    def of(self, audience: To, case: dict, event: Swept | None = None) -> set[int]:
         if audience == To.HOLDERS:
             holder = _HOLDERS_BY_STATUS.get(case["status"])
             return self.of(holder, case, event) if holder else set()
@@ -562,5 +542,5 @@ class _DigestPeople:
                 )
             return self._under[path]
         if audience == To.ISSUER:
-            return {event.issued_by} if event.issued_by else set()
+            return {event.issued_by} if event and event.issued_by else set()
         return set()

@@ -114,8 +114,10 @@ def sweep_digest() -> int:
         # Event ids are drawn in commit order: nothing committed later can
         # come before the newest one visible now.
         top = CaseEvent.objects.aggregate(top=Max("pk"))["top"] or 0
-        mark.last_event_id = max(mark.last_event_id, top, rows[-1][0] if rows else 0)
-        mark.save(update_fields=["last_event_id"])
+        last = max(mark.last_event_id, top, rows[-1][0] if rows else 0)
+        if last != mark.last_event_id:
+            mark.last_event_id = last
+            mark.save(update_fields=["last_event_id"])
         if not rows:
             return 0
         planned = rules.plan_digest(
