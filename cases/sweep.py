@@ -27,9 +27,10 @@ length, and a run that cannot take it (the last one is still going: beat
 fires every minute) stops at once and changes nothing. The lock is the
 session's, so a worker that dies lets go of it with its connection.
 
-The events go out one by one like any case event (``publish_on_commit``),
-but people hear of them in one digest per run: ``sweep_finished`` is sent
-once the run has committed its batches (notifications.services).
+Each batch's events are inserted in one statement and published after its
+commit in one go (``publish_many_on_commit``); people hear of them in one
+digest per run: ``sweep_finished`` is sent once the run has committed its
+batches (notifications.services).
 """
 
 from __future__ import annotations
@@ -244,7 +245,8 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 supervised += 1
         _write(cases, now)
         CaseDirective.objects.bulk_create(directives)
-        _store(events, result)
+        _record_events(events)
+        result.events.extend(e.pk for e in events)
         if light == Light.RED:
             result.red += len(cases)
         else:
@@ -254,15 +256,14 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
         return len(cases)
 
 
-def _store(events: list[CaseEvent], result: SweepResult) -> None:
-    """Record a batch's events, each with its audience, and publish them."""
+def _record_events(events: list[CaseEvent]) -> None:
+    """Store the events of a batch with their audience, and publish them after commit."""
     people = involved({event.case.pk for event in events})
     for event in events:
         users, departments = people[event.case.pk]
         event.audience = audience(event.case, users=users, departments=departments)
     _insert_events(events)
     publish_many_on_commit(events)
-    result.events.extend(e.pk for e in events)
 
 
 # A batch's events in one statement, one array per column (a multi-row
@@ -284,7 +285,10 @@ RETURNING id, dedupe_key
 
 
 def _insert_events(events: list[CaseEvent]) -> None:
-    """Insert the sweep's events (each with its own dedupe key) and give each its id."""
+    """Insert the sweep's events and give each its id: they are told apart
+    by their dedupe keys, which every event the sweep writes has."""
+    if any(not e.dedupe_key for e in events):
+        raise ValueError("every event the sweep writes needs its dedupe key")
     encoder = CaseEvent._meta.get_field("payload").encoder
     with connection.cursor() as cursor:
         cursor.execute(
@@ -345,7 +349,8 @@ def _sweep_directives(run: _Run, result: SweepResult) -> int:
                     created_at=run.now,
                 )
             )
-        _store(events, result)
+        _record_events(events)
+        result.events.extend(e.pk for e in events)
         result.directives_overdue += len(directives)
         return len(directives)
 
