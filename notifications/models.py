@@ -165,7 +165,10 @@ class Notification(models.Model):
 
     @property
     def is_digest(self) -> bool:
-        return self.event_id is None
+        """A digest of the deadline sweep (no event, a kind the sweep digests)."""
+        from .rules import digest_kinds
+
+        return self.event_id is None and self.kind in digest_kinds()
 
     @property
     def is_read(self) -> bool:

@@ -227,6 +227,12 @@ def digest_actions() -> frozenset[str]:
     return frozenset(action for rule in rules() if rule.digest for action in rule.actions)
 
 
+@cache
+def digest_kinds() -> frozenset[str]:
+    """The kinds of notification the sweep's digests are."""
+    return frozenset(rule.kind for rule in rules() if rule.digest)
+
+
 def in_digest(event) -> bool:
     """Whether ``event`` is told in a digest of the sweep, not on its own."""
     return event.actor_id is None and event.action in digest_actions()
@@ -243,6 +249,7 @@ def _forget_rules(setting, **kwargs):
         rules.cache_clear()
         _rules_by_action.cache_clear()
         digest_actions.cache_clear()
+        digest_kinds.cache_clear()
 
 
 # --- Resolving one event -----------------------------------------------------------
