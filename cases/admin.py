@@ -177,7 +177,7 @@ class CaseAttachmentInline(ReadOnlyInline):
 
 class CaseDirectiveInline(ReadOnlyInline):
     model = CaseDirective
-    fields = ("kind", "issued_by", "message", "due_at", "settled_at")
+    fields = ("kind", "issued_by", "message", "due_at", "overdue_at", "settled_at")
 
 
 @admin.register(Case)

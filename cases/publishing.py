@@ -5,6 +5,9 @@ Services call ``publish_on_commit`` with each event they record:
 * ``case_event_recorded`` is sent at once, inside the action's transaction,
   with the event: receivers write what must commit or roll back with the
   action (the notification inbox);
+* (``publish_many_on_commit`` does the same for many events at once, the
+  deadline sweep's batches, and sends them after commit in one
+  ``case_events_committed``);
 * the message (``event_message``, documented in docs/events.md) is built
   inside the transaction, from the case as that transaction leaves it, and
   ``case_event_committed`` is sent only once the transaction commits, with
@@ -37,6 +40,15 @@ case_event_recorded = Signal()
 # Sent once per committed event with ``message`` (a dict, see event_message),
 # ``groups`` (the audience) and ``origin`` (a live connection id, or "").
 case_event_committed = Signal()
+# Sent once per committed batch of events published together
+# (``publish_many_on_commit``, the deadline sweep's batches) with ``messages``,
+# a list of (message, groups, origin): the same messages as
+# ``case_event_committed`` carries, for receivers to send in one go.
+case_events_committed = Signal()
+# Sent by the deadline sweep once a run has committed its batches, with
+# ``result`` (cases.sweep.SweepResult): people hear of a run's events in one
+# digest (notifications), not one notification per event.
+sweep_finished = Signal()
 
 # The live connection whose request is being served (see
 # notifications.middleware): its own events are not pushed back to it.
@@ -88,6 +100,28 @@ def publish(message: dict, groups: list[str], origin: str = "") -> None:
                 result,
                 exc_info=result,
             )
+
+
+def publish_many(messages: list[tuple[dict, list[str], str]]) -> None:
+    for receiver, result in case_events_committed.send_robust(sender=CaseEvent, messages=messages):
+        if isinstance(result, Exception):
+            logger.error(
+                "publishing %s case events through %r failed: %r",
+                len(messages),
+                receiver,
+                result,
+                exc_info=result,
+            )
+
+
+def publish_many_on_commit(events: list[CaseEvent]) -> None:
+    """``publish_on_commit`` for many events of one transaction: recorded one
+    by one, but sent after commit in one go (``case_events_committed``)."""
+    source = _origin.get()
+    messages = [(event_message(event), list(event.audience), source) for event in events]
+    transaction.on_commit(lambda: publish_many(messages))
+    for event in events:
+        case_event_recorded.send(sender=CaseEvent, event=event)
 
 
 def publish_on_commit(event: CaseEvent) -> None:

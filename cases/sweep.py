@@ -13,17 +13,32 @@ locks its rows with ``FOR UPDATE SKIP LOCKED``. So:
   cannot be stored.
 
 Red is swept before yellow: a case that crossed both since the last sweep
-is marked red once, not yellow then red. Overdue policy per stage
+is marked red once, not yellow then red. Then reminders and supervision
+orders (``CaseDirective``) still open past their own deadline are marked
+overdue (``overdue_at``, through their own partial index, the same way), with
+one ``directive_overdue`` event each. Overdue policy per stage
 (``OverduePolicy``): escalate a case still with a command centre one level
 up, or issue a supervision order (督办) to the department; applied once per
 red crossing, in the same transaction. An escalated case starts a new
 dispatch deadline at the centre above.
+
+One run at a time: a run holds a PostgreSQL advisory lock for its whole
+length, and a run that cannot take it (the last one is still going: beat
+fires every minute) stops at once and changes nothing. The lock is the
+session's, so a worker that dies lets go of it with its connection.
+
+Each batch's events are inserted in one statement and published after its
+commit in one go (``publish_many_on_commit``); people hear of them in one
+digest per run: ``sweep_finished`` is sent once the run has committed its
+batches (notifications.services).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -47,10 +62,13 @@ from .models import (
     OverduePolicy,
     Status,
 )
-from .publishing import publish_on_commit
+from .publishing import publish_many_on_commit, sweep_finished
 from .working_time import CalendarMissing, load_calendar
 
 logger = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key of a running sweep: 'swep' in ASCII.
+SWEEP_LOCK = 0x73776570
 
 COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.REGISTERED, Status.RETURNED)
 _DEADLINE_FIELDS = (
@@ -70,7 +88,10 @@ class SweepResult:
     red: int = 0
     escalated: int = 0
     supervised: int = 0
+    directives_overdue: int = 0
     batches: int = 0
+    # True when another run held the lock and this one did nothing.
+    skipped: bool = False
     events: list[int] = field(default_factory=list, repr=False)
 
 
@@ -86,18 +107,41 @@ class _Run:
 
 
 def sla_sweep(*, now: dt.datetime | None = None, batch: int | None = None) -> SweepResult:
-    run = _Run(
-        now=now or timezone.now(),
-        batch=batch or settings.CASES_SWEEP_BATCH,
-        policy=dict(OverduePolicy.objects.values_list("stage", "on_red")),
-        hours=dict(OverduePolicy.objects.values_list("stage", "order_working_hours")),
-    )
-    result = SweepResult()
-    while _sweep_batch(Light.RED, run, result) == run.batch:
-        pass
-    while _sweep_batch(Light.YELLOW, run, result) == run.batch:
-        pass
-    return result
+    with _alone() as alone:
+        if not alone:
+            logger.info("deadline sweep: the previous run is still going; this one stops")
+            return SweepResult(skipped=True)
+        run = _Run(
+            now=now or timezone.now(),
+            batch=batch or settings.CASES_SWEEP_BATCH,
+            policy=dict(OverduePolicy.objects.values_list("stage", "on_red")),
+            hours=dict(OverduePolicy.objects.values_list("stage", "order_working_hours")),
+        )
+        result = SweepResult()
+        while _sweep_batch(Light.RED, run, result) == run.batch:
+            pass
+        while _sweep_batch(Light.YELLOW, run, result) == run.batch:
+            pass
+        while _sweep_directives(run, result) == run.batch:
+            pass
+        for receiver, error in sweep_finished.send_robust(sender=Case, result=result):
+            if isinstance(error, Exception):
+                logger.error("deadline sweep: %r failed after the run", receiver, exc_info=error)
+        return result
+
+
+@contextmanager
+def _alone():
+    """Whether this run holds the sweep's lock (then for as long as it runs)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [SWEEP_LOCK])
+        (held,) = cursor.fetchone()
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK])
 
 
 def _restart(case: Case, now, calendar) -> None:
@@ -220,9 +264,97 @@ def _record_events(events: list[CaseEvent]) -> None:
     for event in events:
         users, departments = people[event.case.pk]
         event.audience = audience(event.case, users=users, departments=departments)
-    CaseEvent.objects.bulk_create(events)
+    _insert_events(events)
+    publish_many_on_commit(events)
+
+
+# A batch's events in one statement, one array per column (a multi-row
+# VALUES of thousands of rows costs more to build and parse than to run).
+_INSERT_EVENTS_SQL = """
+INSERT INTO cases_caseevent (
+    case_id, action, actor_id, actor_role, from_status, to_status, payload, audience,
+    dedupe_key, created_at
+)
+SELECT v.case_id, v.action, NULL, '', v.from_status, v.to_status, v.payload::jsonb,
+       string_to_array(v.audience, ' ')::varchar(32)[], v.dedupe_key, v.created_at
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::text[], %s::timestamptz[])
+     WITH ORDINALITY AS v(case_id, action, from_status, to_status, payload, audience,
+                          dedupe_key, created_at, n)
+ORDER BY v.n
+RETURNING id, dedupe_key
+"""
+
+
+def _insert_events(events: list[CaseEvent]) -> None:
+    """Insert the sweep's events and give each its id: they are told apart
+    by their dedupe keys, which every event the sweep writes has."""
+    if any(not e.dedupe_key for e in events):
+        raise ValueError("every event the sweep writes needs its dedupe key")
+    encoder = CaseEvent._meta.get_field("payload").encoder
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_EVENTS_SQL,
+            [
+                [e.case.pk for e in events],
+                [e.action for e in events],
+                [e.from_status for e in events],
+                [e.to_status for e in events],
+                [json.dumps(e.payload, cls=encoder) for e in events],
+                [" ".join(e.audience) for e in events],
+                [e.dedupe_key for e in events],
+                [e.created_at for e in events],
+            ],
+        )
+        ids = dict((key, pk) for pk, key in cursor.fetchall())
     for event in events:
-        publish_on_commit(event)
+        event.pk = ids[event.dedupe_key]
+        event._state.adding = False
+        event._state.db = connection.alias
+
+
+def _sweep_directives(run: _Run, result: SweepResult) -> int:
+    """Mark a batch of open directives past their deadline overdue, with one
+    ``directive_overdue`` event each. The case itself is not changed."""
+    with transaction.atomic():
+        directives = list(
+            CaseDirective.objects.filter(
+                settled_at__isnull=True, overdue_at__isnull=True, due_at__lte=run.now
+            )
+            .order_by("due_at")
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("case")
+            .only("id", "kind", "due_at", "issued_by_id", *(f"case__{f}" for f in _FIELDS))[
+                : run.batch
+            ]
+        )
+        if not directives:
+            return 0
+        result.batches += 1
+        CaseDirective.objects.filter(pk__in=[d.pk for d in directives]).update(overdue_at=run.now)
+        events = []
+        for directive in directives:
+            case = directive.case
+            events.append(
+                CaseEvent(
+                    case=case,
+                    action="directive_overdue",
+                    from_status=case.status,
+                    to_status=case.status,
+                    payload={
+                        "directive": directive.pk,
+                        "kind": directive.kind,
+                        "due_at": directive.due_at,
+                        "issued_by": directive.issued_by_id,
+                    },
+                    dedupe_key=f"directive_overdue:{directive.pk}",
+                    created_at=run.now,
+                )
+            )
+        _record_events(events)
+        result.events.extend(e.pk for e in events)
+        result.directives_overdue += len(directives)
+        return len(directives)
 
 
 def _calendar(run: _Run):

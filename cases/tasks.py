@@ -13,15 +13,18 @@ logger = logging.getLogger(__name__)
 
 @shared_task(ignore_result=True)
 def sla_sweep() -> dict:
-    """Run every minute by beat; safe to run twice or on two workers at once."""
+    """Run every minute by beat; safe to run twice or on two workers at once
+    (a run that starts while another is going stops at once)."""
     result = sweep.sla_sweep()
     summary = {
         "yellow": result.yellow,
         "red": result.red,
         "escalated": result.escalated,
         "supervised": result.supervised,
+        "directives_overdue": result.directives_overdue,
+        "skipped": result.skipped,
     }
-    if result.yellow or result.red:
+    if result.yellow or result.red or result.directives_overdue:
         logger.info("deadline sweep: %s", summary)
     return summary
 

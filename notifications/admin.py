@@ -11,8 +11,8 @@ class NotificationAdmin(ReadOnlyAdmin):
     """Read only: notifications are written by case actions and delivery."""
 
     list_display = (
-        "id", "created_at", "kind", "channel", "recipient", "address", "case", "read_at",
-        "sent_at", "attempts",
+        "id", "created_at", "kind", "channel", "recipient", "address", "case", "count",
+        "read_at", "sent_at", "attempts",
     )  # fmt: skip
     list_filter = ("channel", "kind", ("sent_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("=case__number", "=address", "recipient__username")
@@ -21,7 +21,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("kind", "channel", "recipient", "address", "language")}),
-        (_("Cause"), {"fields": ("case", "event", "created_at")}),
+        (_("Cause"), {"fields": ("case", "event", "count", "link", "created_at")}),
         (_("Inbox"), {"fields": ("read_at",)}),
         (_("Delivery"), {"fields": ("sent_at", "attempts", "attempted_at", "last_error")}),
     )

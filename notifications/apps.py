@@ -7,11 +7,12 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self):
-        from cases.publishing import case_event_committed
+        from cases.publishing import case_event_committed, case_events_committed
 
         from . import live
 
         case_event_committed.connect(live.push_case_event, dispatch_uid="notifications.live")
+        case_events_committed.connect(live.push_case_events, dispatch_uid="notifications.live_many")
 
         from . import access
 

@@ -202,3 +202,8 @@ def control(user_ids: Iterable[int], action: str, **fields) -> int:
 def push_case_event(sender, message: dict, groups: list[str], origin: str = "", **kwargs) -> None:
     """Receiver of cases.publishing.case_event_committed: the event to its audience."""
     send(groups, message, origin)
+
+
+def push_case_events(sender, messages: list[tuple[dict, list[str], str]], **kwargs) -> None:
+    """Receiver of cases.publishing.case_events_committed: many events, one batch."""
+    send_many([(groups, message, origin) for message, groups, origin in messages])

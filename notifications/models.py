@@ -13,6 +13,11 @@ exists exactly when the event does) and
 A row names a user (``recipient``) or, for a citizen who left contact details
 but has no account, only an ``address``; email and SMS rows for a user keep
 the address they were sent to.
+
+A digest is one row per person, kind and channel for one run of the
+deadline sweep: it names no event or case, but ``count`` cases (lights that
+turned yellow or red, escalations and supervision orders by the sweep,
+overdue reminders and orders) and ``link``, the case list filtered to them.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Kind(models.TextChoices):
     # To administrators, about no case: next year's working calendar is only
     # provisional (written from 1 October, for the year after it was written).
     CALENDAR = "calendar", _("working calendar provisional")
+    DIRECTIVE_LATE = "directive_late", _("reminder or supervision order overdue")
 
 
 class Notification(models.Model):
@@ -74,6 +80,7 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="notifications",
+        help_text=_("Empty for a digest of the deadline sweep or a notice about no case."),
     )
     case = models.ForeignKey(
         "cases.Case",
@@ -82,6 +89,16 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="notifications",
+        help_text=_("Empty for a digest of the deadline sweep or a notice about no case."),
+    )
+    count = models.PositiveIntegerField(
+        _("cases"), default=1, help_text=_("How many cases a digest is about.")
+    )
+    link = models.CharField(
+        _("link"),
+        max_length=300,
+        blank=True,
+        help_text=_("A digest's case list, filtered to what it is about."),
     )
     language = models.CharField(_("language"), max_length=10)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -128,11 +145,6 @@ class Notification(models.Model):
                 name="notif_once_per_address",
             ),
             models.CheckConstraint(
-                condition=Q(kind="calendar") | Q(case__isnull=False, event__isnull=False),
-                name="notif_about_a_case",
-                violation_error_message=_("A notification of this kind is about a case event."),
-            ),
-            models.CheckConstraint(
                 condition=(
                     Q(channel="inbox", recipient__isnull=False, address="")
                     | (Q(channel__in=["email", "sms"]) & ~Q(address=""))
@@ -142,6 +154,13 @@ class Notification(models.Model):
                     "An inbox notification needs a recipient; an email or SMS an address."
                 ),
             ),
+            # One case event; or, naming neither, a digest of the sweep or a
+            # notice about no case (kind calendar), to a person.
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, case__isnull=False)
+                | Q(event__isnull=True, case__isnull=True, recipient__isnull=False),
+                name="notif_event_or_digest",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -149,5 +168,30 @@ class Notification(models.Model):
         return f"{self.get_kind_display()} · {self.get_channel_display()} · {target}"
 
     @property
+    def is_digest(self) -> bool:
+        """A digest of the deadline sweep (no event, a kind the sweep digests)."""
+        from .rules import digest_kinds
+
+        return self.event_id is None and self.kind in digest_kinds()
+
+    @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class DigestMark(models.Model):
+    """How far the sweep's digests have read the event log: the id of the
+    last event digested. One row. Event ids are drawn in commit order (cases
+    migration 0006), so the events after it are exactly those not digested
+    yet, including a run's whose digest a dying worker never wrote."""
+
+    last_event_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("digest mark")
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="notif_digest_mark_single"),
+        ]
+
+    def __str__(self) -> str:
+        return f"digested up to event {self.last_event_id}"

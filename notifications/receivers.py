@@ -11,6 +11,10 @@ only taken for actions some rule applies to.
 This runs while the transaction holds the lock that orders event ids by
 commit (cases migration 0006), so it stays cheap: a few indexed queries and
 one insert per event (notifications.rules.plan).
+
+The deadline sweep's own events are the exception: they are told in one
+digest per person once the run is over (``sweep_finished``), in a
+transaction of its own, after the run's batches have committed.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 from django.db import transaction
 from django.dispatch import receiver
 
-from cases.publishing import case_event_recorded
+from cases.publishing import case_event_recorded, sweep_finished
 
 from . import rules, services
 
@@ -30,7 +34,7 @@ logger = logging.getLogger(__name__)
 @receiver(case_event_recorded, dispatch_uid="notifications.store")
 def store_notifications(sender, event, **kwargs) -> None:
     try:
-        if not rules.rules_for(event.action):
+        if not rules.notified_one_by_one(event):
             return
         with transaction.atomic():
             services.notifications_for_event(event)
@@ -41,3 +45,11 @@ def store_notifications(sender, event, **kwargs) -> None:
             event.action,
             event.case_id,
         )
+
+
+@receiver(sweep_finished, dispatch_uid="notifications.sweep_digest")
+def store_sweep_digest(sender, result, **kwargs) -> None:
+    try:
+        services.sweep_digest()
+    except Exception:
+        logger.exception("the digests of the deadline sweep were not stored")

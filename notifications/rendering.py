@@ -9,6 +9,10 @@ Each kind has three templates per language under templates/notifications/:
 A language without its own templates uses the English ones, rendered under
 that language so that their {% translate %} strings come from its catalogue.
 
+A digest of the deadline sweep (no event, ``count`` cases) has one set of
+templates per language for all its kinds, ``<language>/digest/<part>.txt``,
+given the kind, the count and the link to the case list.
+
 Citizens read the kinds in ``rules.PUBLIC_KINDS``: their templates get only
 public-safe facts (the coarse step, the category, the case number and the
 tracking link), never notes, reasons, departments or staff names, whatever
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.template.loader import select_template
@@ -41,11 +46,12 @@ def render(notification: Notification, part: str, language: str | None = None) -
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}")
     language = _supported(language or notification.language)
+    folder = "digest" if notification.is_digest else notification.kind
     with translation.override(language):
         template = select_template(
             [
-                f"notifications/{language}/{notification.kind}/{part}.txt",
-                f"notifications/{FALLBACK_LANGUAGE}/{notification.kind}/{part}.txt",
+                f"notifications/{language}/{folder}/{part}.txt",
+                f"notifications/{FALLBACK_LANGUAGE}/{folder}/{part}.txt",
             ]
         )
         text = template.render(context(notification, language))
@@ -69,6 +75,14 @@ def localized_name(obj, language: str) -> str:
     return english if language.startswith("en") and english else obj.name
 
 
+def absolute(path: str) -> str:
+    """``path`` on the site's address: the one the tracking links use."""
+    parts = urlsplit(settings.NOTIFICATIONS_TRACKING_URL)
+    if not (parts.scheme and parts.netloc and path.startswith("/")):
+        return path
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
 def tracking_url(case) -> str:
     if not case.tracking_token:
         return ""
@@ -89,6 +103,13 @@ def context(notification: Notification, language: str) -> dict:
         # Written from 1 October about the next year.
         return {
             "year": timezone.localtime(notification.created_at).year + 1,
+            "site_name": settings.NOTIFICATIONS_SITE_NAME or str(SITE_TITLE),
+        }
+    if notification.is_digest:
+        return {
+            "kind": notification.kind,
+            "count": notification.count,
+            "link": absolute(notification.link),
             "site_name": settings.NOTIFICATIONS_SITE_NAME or str(SITE_TITLE),
         }
     case = notification.case

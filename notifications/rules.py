@@ -9,6 +9,7 @@
     yellow       sla_yellow                     holders                     inbox
     red          sla_red                        holders, supervisors        inbox
     escalation   escalated                      command_centre              inbox
+    directive_late directive_overdue            holders, issuer             inbox
     closure      closed                         reporter, followers         inbox
                                                 contacts                    email, sms
     tip_status   registered, rejected, merged,  citizen_reporter,           inbox
@@ -35,6 +36,16 @@ Audiences, resolved on the case as the action leaves it:
     citizen_followers  followers whose own report was a citizen's tip
     contacts           the email address and phone number left with the report
                        and by each follower (citizens without an account)
+    issuer             who issued the reminder or supervision order (none when
+                       the sweep issued it)
+
+Digests. What the deadline sweep causes (yellow, red, escalated,
+supervision_ordered and directive_overdue with no actor) is not notified
+event by event: after each run, every person it reaches gets one
+notification per kind and channel, counting the events of the run that
+reached them (``plan_digest``), with the recipients of all the run's cases
+found in a few set-based queries. A digest reaches staff audiences and the
+issuer only; the same actions by a person are notified one by one.
 
 Nobody is told of their own action: the actor is left out (and, when the
 actor reported the case, the report's contact details too). A person reached
@@ -92,6 +103,7 @@ class To(StrEnum):
     CITIZEN_REPORTER = "citizen_reporter"
     CITIZEN_FOLLOWERS = "citizen_followers"
     CONTACTS = "contacts"
+    ISSUER = "issuer"
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,20 @@ class Rule:
     kind: str
     actions: frozenset[str]
     to: Mapping[To, tuple[str, ...]]  # audience -> channels
+    # When the sweep causes it (no actor): told in the run's digest.
+    digest: bool = False
 
 
-def _rule(kind: str, actions: set[str], to: dict[To, tuple[str, ...]]) -> Rule:
-    return Rule(kind, frozenset(actions), to)
+def _rule(
+    kind: str, actions: set[str], to: dict[To, tuple[str, ...]], *, digest: bool = False
+) -> Rule:
+    return Rule(kind, frozenset(actions), to, digest)
+
+
+# The audiences a digest can reach (it is about many cases, not one report).
+DIGEST_AUDIENCES = frozenset(
+    {To.HANDLERS, To.COMMAND_CENTRE, To.SUPERVISORS, To.GRID_WORKERS, To.HOLDERS, To.ISSUER}
+)
 
 
 RULES: tuple[Rule, ...] = (
@@ -110,10 +132,16 @@ RULES: tuple[Rule, ...] = (
     _rule(Kind.RETURN, {"returned"}, {To.COMMAND_CENTRE: (INBOX,)}),
     _rule(Kind.REWORK, {"rework", "reopened"}, {To.HOLDERS: (INBOX,)}),
     _rule(Kind.REMINDER, {"reminded"}, {To.HOLDERS: (INBOX,)}),
-    _rule(Kind.SUPERVISION, {"supervision_ordered"}, {To.HOLDERS: (INBOX,)}),
-    _rule(Kind.YELLOW, {"sla_yellow"}, {To.HOLDERS: (INBOX,)}),
-    _rule(Kind.RED, {"sla_red"}, {To.HOLDERS: (INBOX,), To.SUPERVISORS: (INBOX,)}),
-    _rule(Kind.ESCALATION, {"escalated"}, {To.COMMAND_CENTRE: (INBOX,)}),
+    _rule(Kind.SUPERVISION, {"supervision_ordered"}, {To.HOLDERS: (INBOX,)}, digest=True),
+    _rule(Kind.YELLOW, {"sla_yellow"}, {To.HOLDERS: (INBOX,)}, digest=True),
+    _rule(Kind.RED, {"sla_red"}, {To.HOLDERS: (INBOX,), To.SUPERVISORS: (INBOX,)}, digest=True),
+    _rule(Kind.ESCALATION, {"escalated"}, {To.COMMAND_CENTRE: (INBOX,)}, digest=True),
+    _rule(
+        Kind.DIRECTIVE_LATE,
+        {"directive_overdue"},
+        {To.HOLDERS: (INBOX,), To.ISSUER: (INBOX,)},
+        digest=True,
+    ),
     _rule(
         Kind.CLOSURE,
         {"closed"},
@@ -143,11 +171,6 @@ _HOLDERS_BY_STATUS = {
     Status.SUSPENDED: To.HANDLERS,
     Status.HANDLED: To.GRID_WORKERS,
 }
-_ROLE_AUDIENCE = {
-    Role.HANDLER: To.HANDLERS,
-    Role.DISPATCHER: To.COMMAND_CENTRE,
-    Role.SUPERVISOR: To.SUPERVISORS,
-}
 
 
 # --- The table in force ------------------------------------------------------------
@@ -174,8 +197,13 @@ def rules() -> tuple[Rule, ...]:
                 raise ImproperlyConfigured(f"NOTIFICATIONS_CHANNELS: unknown channels {bad}")
             if To(audience) == To.CONTACTS and INBOX in channels:
                 raise ImproperlyConfigured("NOTIFICATIONS_CHANNELS: contacts have no inbox")
+            if by_kind[kind].digest and To(audience) not in DIGEST_AUDIENCES and channels:
+                raise ImproperlyConfigured(
+                    f"NOTIFICATIONS_CHANNELS[{kind!r}]: the sweep's digests do not reach "
+                    f"{audience!r}"
+                )
             to[To(audience)] = tuple(dict.fromkeys(channels))
-        by_kind[kind] = Rule(kind, by_kind[kind].actions, to)
+        by_kind[kind] = Rule(kind, by_kind[kind].actions, to, by_kind[kind].digest)
     return tuple(by_kind[rule.kind] for rule in RULES)
 
 
@@ -193,11 +221,35 @@ def rules_for(action: str) -> tuple[Rule, ...]:
     return _rules_by_action().get(action, ())
 
 
+@cache
+def digest_actions() -> frozenset[str]:
+    """The actions told in the sweep's digests when no one acted."""
+    return frozenset(action for rule in rules() if rule.digest for action in rule.actions)
+
+
+@cache
+def digest_kinds() -> frozenset[str]:
+    """The kinds of notification the sweep's digests are."""
+    return frozenset(rule.kind for rule in rules() if rule.digest)
+
+
+def in_digest(event) -> bool:
+    """Whether ``event`` is told in a digest of the sweep, not on its own."""
+    return event.actor_id is None and event.action in digest_actions()
+
+
+def notified_one_by_one(event) -> bool:
+    """Whether ``event`` causes notifications of its own (``plan``)."""
+    return bool(rules_for(event.action)) and not in_digest(event)
+
+
 @receiver(setting_changed)
 def _forget_rules(setting, **kwargs):
     if setting == "NOTIFICATIONS_CHANNELS":
         rules.cache_clear()
         _rules_by_action.cache_clear()
+        digest_actions.cache_clear()
+        digest_kinds.cache_clear()
 
 
 # --- Resolving one event -----------------------------------------------------------
@@ -238,12 +290,14 @@ def plan(event) -> list[Planned]:
     action left it (``event.case``); a few queries at most, none when no rule
     applies to the action."""
     found = rules_for(event.action)
-    if not found:
+    if not found or in_digest(event):
         return []
     case = event.case
     actor = event.actor_id
     wanted = {audience for rule in found for audience, channels in rule.to.items() if channels}
     people, followers = _people(case, wanted)
+    if To.ISSUER in wanted and (event.payload or {}).get("issued_by"):
+        people[To.ISSUER].add(event.payload["issued_by"])
     for members in people.values():
         members.discard(actor)
     contacts = _contacts(case, actor, followers) if To.CONTACTS in wanted else []
@@ -297,25 +351,10 @@ def _people(case, wanted: set[To]) -> tuple[dict[To, set[int]], list[Follower]]:
     """User ids per audience, and the case's followers when asked for: one
     query for the staff roles, one for grid workers or followers if needed."""
     people: dict[To, set[int]] = {audience: set() for audience in To}
-    holders = _HOLDERS_BY_STATUS.get(case.status) if To.HOLDERS in wanted else None
-    staff = {a for a in (*wanted, holders) if a in _ROLE_AUDIENCE.values()}
-
-    path = codes.path_ids(case.area_path)
-    q = Q()
-    if To.HANDLERS in staff and case.department_id:
-        q |= Q(role=Role.HANDLER, department_id=case.department_id)
-    if To.COMMAND_CENTRE in staff and 0 < case.command_level <= len(path):
-        q |= Q(role=Role.DISPATCHER, area_id=path[case.command_level - 1])
-    if To.SUPERVISORS in staff and path:
-        q |= Q(role=Role.SUPERVISOR, area_id__in=path)
-    if q:
-        rows = RoleMembership.objects.filter(q, user__is_active=True).values_list("role", "user_id")
-        for role, user_id in rows:
-            people[_ROLE_AUDIENCE[role]].add(user_id)
-    if To.GRID_WORKERS in (*wanted, holders):
-        people[To.GRID_WORKERS] = _grid_workers(case.grid_id)
-    if holders is not None:
-        people[To.HOLDERS] = set(people[holders])
+    row = _case_row(case)
+    staff = _Staff([row], wanted)
+    for audience in wanted & _STAFF_AUDIENCES:
+        people[audience] = set(staff.of(audience, row))
 
     if wanted & {To.REPORTER, To.CITIZEN_REPORTER} and case.reporter_id:
         people[To.REPORTER].add(case.reporter_id)
@@ -330,17 +369,6 @@ def _people(case, wanted: set[To]) -> tuple[dict[To, set[int]], list[Follower]]:
                 if via_source == Source.CITIZEN:
                     people[To.CITIZEN_FOLLOWERS].add(user_id)
     return people, followers
-
-
-def _grid_workers(grid_id: int) -> set[int]:
-    return set(
-        GridAssignment.objects.filter(
-            assigned_on(timezone.localdate()),
-            grid_id=grid_id,
-            user__is_active=True,
-            user__roles__role=Role.GRID_WORKER,
-        ).values_list("user_id", flat=True)
-    )
 
 
 def _followers(case_id: int) -> list[Follower]:
@@ -370,3 +398,156 @@ def _user_details(user_ids: set[int]) -> dict[int, dict[str, str]]:
             "pk", "email", "phone"
         )
     }
+
+
+# --- Resolving a run of the sweep ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Swept:
+    """One event of the sweep, as a digest reads it."""
+
+    case_id: int
+    action: str
+    issued_by: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedDigest:
+    """One digest to store: ``count`` events of ``kind`` reached the recipient."""
+
+    kind: str
+    channel: str
+    recipient_id: int
+    count: int
+    address: str = ""
+
+
+def plan_digest(events: list[Swept]) -> list[PlannedDigest]:
+    """The digests a run of the sweep causes: per person, kind and channel,
+    how many of ``events`` reached them (each event counted once per person,
+    whichever audiences reached them). Reads the cases as they are now, and
+    the people of all of them in one query per audience."""
+    counts: dict[tuple[str, str, int], int] = {}
+    cases = _digest_cases({event.case_id for event in events})
+    found = {action: [r for r in rules_for(action) if r.digest] for action in digest_actions()}
+    wanted = {a for rules_ in found.values() for r in rules_ for a, ch in r.to.items() if ch}
+    people = _Staff(cases.values(), wanted)
+    for event in events:
+        case = cases.get(event.case_id)
+        if case is None:
+            continue
+        for rule in found.get(event.action, ()):
+            reached: dict[str, set[int]] = {}
+            for audience, channels in rule.to.items():
+                if not channels:
+                    continue
+                members = people.of(audience, case, event)
+                for channel in channels:
+                    reached.setdefault(channel, set()).update(members)
+            for channel, members in reached.items():
+                for pk in members:
+                    key = (rule.kind, channel, pk)
+                    counts[key] = counts.get(key, 0) + 1
+    outgoing = {pk for (_kind, channel, pk) in counts if channel != INBOX}
+    details = _user_details(outgoing) if outgoing else {}
+    planned = []
+    for (kind, channel, pk), count in sorted(counts.items()):
+        if channel == INBOX:
+            planned.append(PlannedDigest(kind, channel, pk, count))
+        elif address := _address(channel, details.get(pk, {})):
+            planned.append(PlannedDigest(kind, channel, pk, count, address))
+    return planned
+
+
+# What the staff audiences are resolved from, for one case or many.
+_CASE_FIELDS = ("id", "status", "department_id", "command_level", "area_path", "grid_id")
+_STAFF_AUDIENCES = frozenset(
+    {To.HANDLERS, To.COMMAND_CENTRE, To.SUPERVISORS, To.GRID_WORKERS, To.HOLDERS}
+)
+
+
+def _case_row(case) -> dict:
+    return {name: getattr(case, "pk" if name == "id" else name) for name in _CASE_FIELDS}
+
+
+def _digest_cases(ids: set[int]) -> dict[int, dict]:
+    from cases.models import Case
+
+    rows = Case.objects.filter(pk__in=sorted(ids)).values(*_CASE_FIELDS)
+    return {row["id"]: row for row in rows}
+
+
+class _Staff:
+    """The staff audiences of some cases (one event's, or a whole sweep
+    run's), read in one query for the roles and one for grid workers, then
+    looked up per case."""
+
+    def __init__(self, cases, wanted: set[To]):
+        cases = list(cases)
+        holders = (
+            {_HOLDERS_BY_STATUS.get(c["status"]) for c in cases} if To.HOLDERS in wanted else set()
+        )
+        staff = (wanted | holders) - {None}
+        self.handlers: dict[int, set[int]] = {}
+        self.dispatchers: dict[int, set[int]] = {}
+        self.supervisors: dict[int, set[int]] = {}
+        self.grid_workers: dict[int, set[int]] = {}
+        self._under: dict[str, set[int]] = {}
+        departments = {c["department_id"] for c in cases if c["department_id"]}
+        centres = {self._centre(c) for c in cases} - {None}
+        areas = {pk for c in cases for pk in codes.path_ids(c["area_path"])}
+        q = Q()
+        if To.HANDLERS in staff and departments:
+            q |= Q(role=Role.HANDLER, department_id__in=sorted(departments))
+        if To.COMMAND_CENTRE in staff and centres:
+            q |= Q(role=Role.DISPATCHER, area_id__in=sorted(centres))
+        if To.SUPERVISORS in staff and areas:
+            q |= Q(role=Role.SUPERVISOR, area_id__in=sorted(areas))
+        if q:
+            rows = RoleMembership.objects.filter(q, user__is_active=True).values_list(
+                "role", "department_id", "area_id", "user_id"
+            )
+            for role, department_id, area_id, user_id in rows:
+                if role == Role.HANDLER:
+                    self.handlers.setdefault(department_id, set()).add(user_id)
+                elif role == Role.DISPATCHER:
+                    self.dispatchers.setdefault(area_id, set()).add(user_id)
+                else:
+                    self.supervisors.setdefault(area_id, set()).add(user_id)
+        if To.GRID_WORKERS in staff:
+            grids = sorted({c["grid_id"] for c in cases})
+            for grid_id, user_id in GridAssignment.objects.filter(
+                assigned_on(timezone.localdate()),
+                grid_id__in=grids,
+                user__is_active=True,
+                user__roles__role=Role.GRID_WORKER,
+            ).values_list("grid_id", "user_id"):
+                self.grid_workers.setdefault(grid_id, set()).add(user_id)
+
+    @staticmethod
+    def _centre(case: dict) -> int | None:
+        path = codes.path_ids(case["area_path"])
+        level = case["command_level"]
+        return path[level - 1] if 0 < level <= len(path) else None
+
+    def of(self, audience: To, case: dict, event: Swept | None = None) -> set[int]:
+        if audience == To.HOLDERS:
+            holder = _HOLDERS_BY_STATUS.get(case["status"])
+            return self.of(holder, case, event) if holder else set()
+        if audience == To.HANDLERS:
+            return self.handlers.get(case["department_id"], set())
+        if audience == To.COMMAND_CENTRE:
+            return self.dispatchers.get(self._centre(case), set())
+        if audience == To.GRID_WORKERS:
+            return self.grid_workers.get(case["grid_id"], set())
+        if audience == To.SUPERVISORS:
+            path = case["area_path"]
+            if path not in self._under:
+                self._under[path] = set().union(
+                    *(self.supervisors.get(pk, ()) for pk in codes.path_ids(path))
+                )
+            return self._under[path]
+        if audience == To.ISSUER:
+            return {event.issued_by} if event and event.issued_by else set()
+        return set()

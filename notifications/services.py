@@ -7,6 +7,10 @@ does: an action that rolls back leaves none. Once the transaction commits,
 each new inbox notification is pushed live to its recipient and the emails
 and SMS are queued for delivery (``notifications.tasks``); a periodic
 catch-up delivers those whose task was lost.
+
+The deadline sweep's events are told in digests instead (``sweep_digest``,
+after each run): one row per person, kind and channel, written in one
+insert, pushed live once per row and delivered like the others.
 """
 
 from __future__ import annotations
@@ -17,16 +21,17 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from cases.audience import user_group
 from cases.holidays import provisional_year_ahead
-from cases.models import CalendarYear
+from cases.models import CalendarYear, CaseEvent
 from organisation.models import Role, User
 
 from . import live, rules
-from .models import OUTGOING, Channel, Kind, Notification
+from .models import OUTGOING, Channel, DigestMark, Kind, Notification
 from .selectors import inbox_of, notification_get, unread_counts, with_display
 
 logger = logging.getLogger(__name__)
@@ -77,6 +82,79 @@ def notifications_for_event(event) -> int:
     return len(planned)
 
 
+# --- After a run of the deadline sweep ------------------------------------------------
+
+# The case list each digest links to: the cases it is about (cases.api filters).
+DIGEST_FILTERS = {
+    Kind.YELLOW: "light=yellow",
+    Kind.RED: "light=red",
+    Kind.ESCALATION: "light=red",
+    Kind.SUPERVISION: "supervised=true",
+    Kind.DIRECTIVE_LATE: "directive_overdue=true",
+}
+
+
+def digest_link(kind: str) -> str:
+    query = DIGEST_FILTERS.get(kind, "")
+    return reverse("case-list") + (f"?{query}" if query else "")
+
+
+def sweep_digest() -> int:
+    """Store the digests of the sweep's events not digested yet (all the
+    last run's, and a run's that died before its digest) and arrange their
+    push and delivery after commit. Returns the number of rows stored."""
+    with transaction.atomic():
+        mark, _created = DigestMark.objects.select_for_update().get_or_create(pk=1)
+        rows = list(
+            CaseEvent.objects.filter(
+                pk__gt=mark.last_event_id,
+                actor__isnull=True,
+                action__in=sorted(rules.digest_actions()),
+            )
+            .order_by("pk")
+            .values_list("pk", "case_id", "action", "payload__issued_by")
+        )
+        # Event ids are drawn in commit order: nothing committed later can
+        # come before the newest one visible now.
+        top = CaseEvent.objects.aggregate(top=Max("pk"))["top"] or 0
+        last = max(mark.last_event_id, top, rows[-1][0] if rows else 0)
+        if last != mark.last_event_id:
+            mark.last_event_id = last
+            mark.save(update_fields=["last_event_id"])
+        if not rows:
+            return 0
+        planned = rules.plan_digest(
+            [rules.Swept(case_id, action, issued_by) for _pk, case_id, action, issued_by in rows]
+        )
+        language = default_language()
+        now = timezone.now()
+        links = {kind: digest_link(kind) for kind in {item.kind for item in planned}}
+        stored = Notification.objects.bulk_create(
+            [
+                Notification(
+                    recipient_id=item.recipient_id,
+                    address=item.address,
+                    channel=item.channel,
+                    kind=item.kind,
+                    count=item.count,
+                    link=links[item.kind],
+                    language=language,
+                    created_at=now,
+                )
+                for item in planned
+            ],
+            batch_size=5000,
+        )
+        ids = [n.pk for n in stored]
+        transaction.on_commit(partial(_after_digest, ids), robust=True)
+    return len(ids)
+
+
+def _after_digest(ids: list[int]) -> None:
+    rows = list(Notification.objects.filter(pk__in=ids).order_by("pk"))
+    _push_and_queue(rows, "the sweep's digests")
+
+
 # --- After commit --------------------------------------------------------------------
 
 
@@ -85,12 +163,16 @@ def after_commit(event_id: int) -> None:
     Failures are logged: the inbox is stored already, clients reload it over
     REST, and the delivery catch-up sends what was not queued."""
     rows = list(with_display(Notification.objects.filter(event_id=event_id)))
+    _push_and_queue(rows, f"event {event_id}")
+
+
+def _push_and_queue(rows: list[Notification], what: str) -> None:
     inbox = [n for n in rows if n.channel == Channel.INBOX]
     if inbox:
         try:
             push(inbox)
         except Exception:
-            logger.exception("live push of the notifications of event %s failed", event_id)
+            logger.exception("live push of the notifications of %s failed", what)
     outgoing = [n.pk for n in rows if n.channel in OUTGOING and n.sent_at is None]
     if outgoing:
         _queue_delivery(outgoing)
@@ -110,8 +192,9 @@ def push(notifications: list[Notification]) -> None:
     recipient's unread count: all of an event's in one go.
 
     The notifications of one event and kind read the same for everyone (a
-    department's handlers get the same dispatch notice), so each text is
-    rendered once and the items differ only in their own fields."""
+    department's handlers get the same dispatch notice), as do digests of
+    one kind and count, so each text is rendered once and the items differ
+    only in their own fields."""
     from .api.serializers import NotificationSerializer
 
     counts = unread_counts({n.recipient_id for n in notifications})
@@ -119,14 +202,17 @@ def push(notifications: list[Notification]) -> None:
     rendered: dict[tuple, dict] = {}
     batch = []
     for notification in notifications:
-        key = (
-            notification.event_id,
-            notification.kind,
-            notification.language,
-            # the tracking link
-            notification.case is not None
-            and notification.recipient_id == notification.case.reporter_id,
-        )
+        if notification.is_digest:
+            key = ("digest", notification.kind, notification.language, notification.count)
+        else:
+            key = (
+                notification.event_id,
+                notification.kind,
+                notification.language,
+                # the tracking link
+                notification.case is not None
+                and notification.recipient_id == notification.case.reporter_id,
+            )
         if key not in rendered:
             with translation.override(notification.language):
                 rendered[key] = NotificationSerializer(notification).data

@@ -237,6 +237,10 @@ class DirectiveSerializer(Serializer):
     message = serializers.CharField()
     due_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
+    is_overdue = serializers.BooleanField(
+        help_text=_("Past its deadline and still open (marked by the deadline sweep).")
+    )
+    overdue_at = serializers.DateTimeField(allow_null=True)
 
 
 class CandidateSerializer(Serializer):

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Polygon
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -22,7 +23,13 @@ from governance.api_serializers import Serializer
 from .. import services
 from ..errors import CaseInputError
 from ..models import Case, DirectiveKind, Light, Status
-from ..selectors import case_actions, case_after_action, case_get, cases_visible_to
+from ..selectors import (
+    case_actions,
+    case_after_action,
+    case_get,
+    cases_visible_to,
+    open_directives,
+)
 from . import serializers as s
 from .inputs import valid_input
 from .submission import HEADER, idempotency_key, replay_headers
@@ -61,6 +68,15 @@ class CaseFilterSerializer(Serializer):
     department = serializers.CharField(required=False, max_length=32)
     light = serializers.ChoiceField(choices=Light.choices, required=False)
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    supervised = serializers.BooleanField(required=False, allow_null=True, default=None)
+    directive_overdue = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=gettext_lazy(
+            "true: cases with an open reminder or supervision order past its deadline."
+        ),
+    )
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
     bbox = serializers.CharField(
@@ -101,6 +117,13 @@ def _filtered(queryset, params: dict):
     if params.get("overdue") is not None:
         overdue = dict(light=Light.RED)
         queryset = queryset.filter(**overdue) if params["overdue"] else queryset.exclude(**overdue)
+    if params.get("supervised") is not None:
+        queryset = queryset.filter(is_supervised=params["supervised"])
+    if params.get("directive_overdue") is not None:
+        late = Exists(
+            open_directives().filter(case=OuterRef("pk"), overdue_at__isnull=False).order_by()
+        )
+        queryset = queryset.filter(late if params["directive_overdue"] else ~late)
     if params.get("created_after"):
         queryset = queryset.filter(created_at__gte=params["created_after"])
     if params.get("created_before"):

@@ -705,6 +705,12 @@ class CaseDirective(models.Model):
     due_at = models.DateTimeField(_("due at"))
     created_at = models.DateTimeField(_("issued at"), default=timezone.now)
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    overdue_at = models.DateTimeField(
+        _("overdue since"),
+        null=True,
+        blank=True,
+        help_text=_("When the deadline sweep found it past its deadline, still unsettled."),
+    )
 
     class Meta:
         verbose_name = _("reminder or supervision order")
@@ -713,8 +719,19 @@ class CaseDirective(models.Model):
         indexes = [
             models.Index(
                 fields=["case"], name="cases_directive_open", condition=Q(settled_at__isnull=True)
-            )
+            ),
+            # The sweep: open directives not yet marked overdue, by deadline.
+            # A marked or settled one leaves the index, so a re-run finds nothing.
+            models.Index(
+                fields=["due_at"],
+                name="cases_directive_due",
+                condition=Q(settled_at__isnull=True, overdue_at__isnull=True),
+            ),
         ]
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.overdue_at is not None
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.get_kind_display()}"

@@ -21,23 +21,28 @@ class CaseRefSerializer(serializers.Serializer):
 
 
 class NotificationSerializer(ModelSerializer):
-    """One inbox item. ``title`` and ``text`` are in the request's language."""
+    """One inbox item. ``title`` and ``text`` are in the request's language.
+    A digest of the deadline sweep has no case, event or action: it counts
+    ``count`` cases and links to their list (``link``)."""
 
     kind = serializers.ChoiceField(choices=Kind.choices)
     kind_display = serializers.SerializerMethodField()
     title = serializers.SerializerMethodField()
     text = serializers.SerializerMethodField()
-    # Empty for a notice about no case (kind ``calendar``).
+    # Empty for a digest of the sweep or a notice about no case (kind ``calendar``).
     case = CaseRefSerializer(allow_null=True)
     event_id = serializers.IntegerField(allow_null=True)
     action = serializers.CharField(source="event.action", allow_null=True)
+    is_digest = serializers.BooleanField()
+    count = serializers.IntegerField()
+    link = serializers.CharField()
     is_read = serializers.BooleanField()
 
     class Meta:
         model = Notification
         fields = [
             "id", "kind", "kind_display", "title", "text", "case", "event_id", "action",
-            "created_at", "read_at", "is_read",
+            "is_digest", "count", "link", "created_at", "read_at", "is_read",
         ]  # fmt: skip
 
     def get_kind_display(self, notification: Notification) -> str:

@@ -119,7 +119,7 @@ def test_list_rows_are_what_the_list_serializer_writes(world):
 @pytest.mark.parametrize(
     "query",
     ["status=lost", "bbox=1,2,3", "bbox=5,5,1,1", "created_after=yesterday", "area=x",
-     "ordering=number", "overdue=maybe"],
+     "ordering=number", "overdue=maybe", "supervised=2", "directive_overdue=later"],
 )  # fmt: skip
 def test_bad_filters_are_named(world, query):
     body = error(client_for(world.dispatcher).get(f"/api/v1/cases/?{query}"), 400, "invalid")
@@ -424,3 +424,49 @@ def test_a_citizen_acting_on_their_own_case_gets_its_outcome(world, action):
     assert body["visible"] is True and body["version"] == case.version
     assert body["status"] == case.status == ("closed" if action == "rate" else "in_progress")
     assert "events" not in body
+
+
+def test_an_overdue_directive_shows_on_the_case_and_filters_the_queue(world):
+    """The sweep's overdue mark on a reminder shows where the directives
+    show, and the case list finds exactly the cases with one (both ways)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cases import services, sweep
+    from cases.models import CaseDirective
+
+    now = timezone.now()
+    late_case, on_time_case = case_in(world, Status.IN_PROGRESS), case_in(world, Status.IN_PROGRESS)
+    late, _on_time = (
+        services.case_issue_directive(
+            case=case,
+            actor=world.supervisor,
+            kind="reminder",
+            message="请尽快",
+            due_at=now + dt.timedelta(hours=1),
+        )
+        for case in (late_case, on_time_case)
+    )
+    CaseDirective.objects.filter(pk=late.pk).update(due_at=now - dt.timedelta(minutes=1))
+    sweep.sla_sweep(now=now)
+    handler = client_for(world.handler)
+
+    [shown] = handler.get(f"/api/v1/cases/{late_case.pk}/").json()["directives"]
+    assert shown["id"] == late.pk and shown["is_overdue"] is True and shown["overdue_at"]
+    [shown] = handler.get(f"/api/v1/cases/{on_time_case.pk}/").json()["directives"]
+    assert shown["is_overdue"] is False and shown["overdue_at"] is None
+
+    def listed(query):
+        return {row["id"] for row in handler.get(f"/api/v1/cases/?{query}").json()["results"]}
+
+    assert listed("directive_overdue=true") == {late_case.pk}
+    assert on_time_case.pk in listed("directive_overdue=false")
+    assert late_case.pk not in listed("directive_overdue=false")
+    # another department's handler does not see it at all
+    assert (
+        client_for(world.other_handler)
+        .get("/api/v1/cases/?directive_overdue=true")
+        .json()["results"]
+        == []
+    )

@@ -3,6 +3,7 @@ re-runs, publishing after commit, batches, the Celery task and two sweeps at onc
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -21,7 +22,7 @@ from cases.models import (
     Stage,
     Status,
 )
-from cases.publishing import case_event_committed
+from cases.publishing import case_events_committed
 from cases.working_time import load_calendar
 from tests.cases.conftest import case_in, report
 
@@ -58,14 +59,16 @@ def events(case, action=None):
 
 @pytest.fixture
 def received():
+    """The messages published after commit (the sweep publishes a batch at once)."""
     messages = []
 
-    def receiver(sender, message, **kwargs):
-        messages.append(message)
+    def receiver(sender, messages, **kwargs):
+        received.extend(message for message, _groups, _origin in messages)
 
-    case_event_committed.connect(receiver, weak=False)
+    received = messages
+    case_events_committed.connect(receiver, weak=False)
     yield messages
-    case_event_committed.disconnect(receiver)
+    case_events_committed.disconnect(receiver)
 
 
 # --- Yellow and red ------------------------------------------------------------------------
@@ -476,17 +479,18 @@ def test_the_celery_task_runs_the_sweep(world):
     outcome = tasks.sla_sweep.delay()
 
     assert outcome.successful()
-    assert outcome.get() == {"yellow": 1, "red": 1, "escalated": 0, "supervised": 0}
+    assert outcome.get() == {
+        "yellow": 1, "red": 1, "escalated": 0, "supervised": 0, "directives_overdue": 0,
+        "skipped": False,
+    }  # fmt: skip
     assert stored(red).light == Light.RED and stored(yellow).light == Light.YELLOW
     assert len(events(red, "sla_red")) == 1 and len(events(yellow, "sla_yellow")) == 1
 
     # Safe to run again.
     assert tasks.sla_sweep.delay().get() == {
-        "yellow": 0,
-        "red": 0,
-        "escalated": 0,
-        "supervised": 0,
-    }
+        "yellow": 0, "red": 0, "escalated": 0, "supervised": 0, "directives_overdue": 0,
+        "skipped": False,
+    }  # fmt: skip
 
 
 def test_the_task_is_scheduled_every_minute(settings):
@@ -501,7 +505,7 @@ N_CONCURRENT = 60
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_sweeps_at_once_split_the_work_and_mark_each_case_once(world):
+def test_two_sweeps_started_at_once_mark_each_case_once(world):
     now = timezone.now()
     cases = [report(world) for _ in range(N_CONCURRENT)]
     Case.objects.filter(pk__in=[c.pk for c in cases]).update(
@@ -511,11 +515,11 @@ def test_two_sweeps_at_once_split_the_work_and_mark_each_case_once(world):
     published = []
     lock = threading.Lock()
 
-    def receiver(sender, message, **kwargs):
+    def receiver(sender, messages, **kwargs):
         with lock:
-            published.append(message)
+            published.extend(message for message, _groups, _origin in messages)
 
-    case_event_committed.connect(receiver, weak=False)
+    case_events_committed.connect(receiver, weak=False)
     barrier = threading.Barrier(2)
     results, errors = [None, None], []
 
@@ -535,10 +539,12 @@ def test_two_sweeps_at_once_split_the_work_and_mark_each_case_once(world):
         for t in threads:
             t.join(timeout=120)
     finally:
-        case_event_committed.disconnect(receiver)
+        case_events_committed.disconnect(receiver)
 
     assert not errors, errors
     assert all(not t.is_alive() for t in threads)
+    # One run did the work: the other stopped at the lock, or came after it.
+    assert sorted(r.red for r in results) == [0, N_CONCURRENT]
     assert results[0].red + results[1].red == N_CONCURRENT
     assert results[0].escalated + results[1].escalated == N_CONCURRENT
     assert results[0].yellow + results[1].yellow == 0
@@ -562,3 +568,127 @@ def test_two_sweeps_at_once_split_the_work_and_mark_each_case_once(world):
     assert set(published_ids) == set(results[0].events) | set(results[1].events)
     assert set(published_ids.values()) == {1}
     assert len(published_ids) == 2 * N_CONCURRENT
+
+
+# --- One run at a time ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_run_that_starts_while_another_is_going_stops_at_once(world):
+    import psycopg
+
+    now = timezone.now()
+    case = crossed(case_in(world, Status.HANDLED), now, red=True)  # only flagged when red
+    params = connection.get_connection_params()
+    other = psycopg.connect(
+        **{k: params[k] for k in ("dbname", "user", "password", "host", "port") if k in params},
+        autocommit=True,
+    )
+    try:
+        # Given a run still going on another connection (it holds the lock)
+        other.execute("SELECT pg_advisory_lock(%s)", [sweep.SWEEP_LOCK])
+
+        result = sweep.sla_sweep(now=now)
+
+        # this one changes nothing
+        assert result.skipped and result.red == result.yellow == 0
+        assert stored(case).light == Light.GREEN and events(case, "sla_red") == []
+    finally:
+        # and when that worker dies, its connection lets go of the lock
+        other.close()
+    deadline = time.monotonic() + 10
+    while advisory_locks() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server ends the dead connection's backend
+
+    result = sweep.sla_sweep(now=now)
+    assert not result.skipped and result.red == 1
+    assert stored(case).light == Light.RED
+    # a finished run lets go of the lock too
+    assert advisory_locks() == 0
+
+
+def advisory_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks AS l JOIN pg_database AS d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.objid = %s AND d.datname = current_database()",
+            [sweep.SWEEP_LOCK],
+        )
+        return cursor.fetchone()[0]
+
+
+# --- Reminders and supervision orders past their deadline ----------------------------
+
+
+def directive(world, case, *, due, kind=DirectiveKind.REMINDER) -> CaseDirective:
+    from cases import services
+
+    made = services.case_issue_directive(
+        case=case, actor=world.supervisor, kind=kind, message="请今日内处理",
+        due_at=timezone.now() + HOUR,
+    )  # fmt: skip
+    CaseDirective.objects.filter(pk=made.pk).update(due_at=due)
+    made.refresh_from_db()
+    return made
+
+
+@pytest.mark.parametrize("kind", [DirectiveKind.REMINDER, DirectiveKind.SUPERVISION])
+def test_a_directive_past_its_deadline_is_marked_overdue_once_with_one_event(world, now, kind):
+    case = case_in(world, Status.IN_PROGRESS)
+    late = directive(world, case, due=now - MINUTE, kind=kind)
+    version = stored(case).version
+
+    result = sweep.sla_sweep(now=now)
+
+    assert result.directives_overdue == 1
+    late.refresh_from_db()
+    assert late.overdue_at == now and late.is_overdue and late.settled_at is None
+    [event] = events(case, "directive_overdue")
+    assert event.actor_id is None and event.from_status == event.to_status == Status.IN_PROGRESS
+    assert event.payload["directive"] == late.pk and event.payload["kind"] == kind
+    assert event.payload["issued_by"] == world.supervisor.pk
+    assert f"case.{case.pk}" in event.audience and f"dept.{world.cgj.pk}" in event.audience
+    # the case itself is not changed
+    assert stored(case).version == version and stored(case).light == Light.GREEN
+
+    again = sweep.sla_sweep(now=now + HOUR)
+    assert again.directives_overdue == 0 and len(events(case, "directive_overdue")) == 1
+
+
+def test_a_directive_not_yet_due_or_settled_is_left_alone(world, now):
+    case = case_in(world, Status.IN_PROGRESS)
+    coming = directive(world, case, due=now + MINUTE)
+    settled_case = case_in(world, Status.IN_PROGRESS)
+    settled = directive(world, settled_case, due=now - MINUTE)
+    CaseDirective.objects.filter(pk=settled.pk).update(settled_at=now - 2 * MINUTE)
+
+    result = sweep.sla_sweep(now=now)
+
+    assert result.directives_overdue == 0
+    assert not CaseEvent.objects.filter(action="directive_overdue").exists()
+    assert (
+        CaseDirective.objects.filter(pk__in=[coming.pk, settled.pk], overdue_at=None).count() == 2
+    )
+
+
+def test_overdue_directives_are_swept_in_batches(world, now):
+    cases = [case_in(world, Status.IN_PROGRESS) for _ in range(5)]
+    for case in cases:
+        directive(world, case, due=now - MINUTE)
+
+    result = sweep.sla_sweep(now=now, batch=2)
+
+    assert result.directives_overdue == 5
+    assert CaseDirective.objects.filter(overdue_at=now).count() == 5
+    ids = Counter(
+        CaseEvent.objects.filter(action="directive_overdue").values_list("case_id", flat=True)
+    )
+    assert ids == dict.fromkeys([c.pk for c in cases], 1)
+
+
+def test_the_sweep_selects_overdue_directives_by_their_partial_index(world):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'cases_directive_due'")
+        (definition,) = cursor.fetchone()
+    assert "(due_at)" in definition
+    assert "settled_at IS NULL" in definition and "overdue_at IS NULL" in definition

@@ -3,8 +3,14 @@ helpers to read the notifications an action stored."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import json
 
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from cases.audience import user_group
 from notifications import sms
 from notifications.models import Notification
 from tests.cases.conftest import world  # noqa: F401 - the same small working city
@@ -38,3 +44,49 @@ def inbox(user) -> set[tuple[str, str]]:
             "kind", "event__action"
         )
     )
+
+
+def digests(**filters) -> set[tuple[str, str, str, int]]:
+    """(kind, channel, who, count) of the sweep's digests stored."""
+    queryset = Notification.objects.filter(event__isnull=True, **filters).select_related(
+        "recipient"
+    )
+    return {
+        (n.kind, n.channel, n.recipient.username if n.recipient_id else n.address, n.count)
+        for n in queryset
+    }
+
+
+@pytest.fixture
+def layer():
+    layer = get_channel_layer()
+    async_to_sync(layer.flush)()
+    yield layer
+    async_to_sync(layer.flush)()
+
+
+@pytest.fixture
+def listen(layer):
+    """A live connection joined to a user's group, as the consumer joins it."""
+
+    def join(user) -> str:
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group(user.pk), channel)
+        return channel
+
+    return join
+
+
+async def _drain(layer, channel: str) -> list[dict]:
+    messages = []
+    while True:
+        try:
+            envelope = await asyncio.wait_for(layer.receive(channel), timeout=0.05)
+        except TimeoutError:
+            return messages
+        messages.append(json.loads(envelope["text"]))
+
+
+def notifications_on(layer, channel: str) -> list[dict]:
+    """The ``notification`` messages the connection got so far."""
+    return [m for m in async_to_sync(_drain)(layer, channel) if m["type"] == "notification"]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cases import services, sweep
-from cases.models import Case, Source, Status
+from cases.models import Case, CaseDirective, Source, Status
 from notifications import delivery, rendering, sms, tasks
 from notifications.models import Kind, Notification
 from notifications.services import notify_provisional_calendar
@@ -207,6 +207,11 @@ def test_every_kind_renders_in_both_languages(world, language, django_capture_on
     yellow, red = case_in(world, Status.IN_PROGRESS), case_in(world, Status.IN_PROGRESS)
     Case.objects.filter(pk=yellow.pk).update(yellow_at=now - dt.timedelta(hours=1))
     Case.objects.filter(pk=red.pk).update(due_at=now - dt.timedelta(minutes=1))
+    late = services.case_issue_directive(
+        case=red, actor=world.supervisor, kind="reminder", message="请尽快",
+        due_at=now + dt.timedelta(hours=1),
+    )  # fmt: skip
+    CaseDirective.objects.filter(pk=late.pk).update(due_at=now - dt.timedelta(minutes=5))
     sweep.sla_sweep(now=now)
     notify_provisional_calendar(today=dt.date(2026, 10, 1))  # about no case
 
@@ -222,6 +227,10 @@ def test_every_kind_renders_in_both_languages(world, language, django_capture_on
         assert "\n" not in subject and "\n" not in short
         if notification.kind == Kind.CALENDAR:
             assert str(notification.created_at.year + 1) in subject
+        elif notification.is_digest:
+            assert str(notification.count) in subject
+            assert notification.link.startswith("/api/v1/cases/?")
+            assert short.endswith(notification.link) and notification.link in body
         else:
             assert notification.case.number in subject
     assert seen == set(Kind.values)

@@ -4,59 +4,21 @@ action), in the API's item shape, with the unread count."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from cases import services
-from cases.audience import user_group
 from cases.models import Source, Status
 from notifications import live
 from notifications.models import Notification
 from tests.api.helpers import client_for
 from tests.cases.conftest import case_in, report
 
+from .conftest import notifications_on
+
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def layer():
-    layer = get_channel_layer()
-    async_to_sync(layer.flush)()
-    yield layer
-    async_to_sync(layer.flush)()
-
-
-@pytest.fixture
-def listen(layer):
-    """A live connection joined to a user's group, as the consumer joins it."""
-
-    def join(user) -> str:
-        channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(user_group(user.pk), channel)
-        return channel
-
-    return join
-
-
-async def _drain(layer, channel: str) -> list[dict]:
-    messages = []
-    while True:
-        try:
-            envelope = await asyncio.wait_for(layer.receive(channel), timeout=0.05)
-        except TimeoutError:
-            return messages
-        messages.append(json.loads(envelope["text"]))
-
-
-def notifications_on(layer, channel: str) -> list[dict]:
-    """The ``notification`` messages the connection got so far."""
-    return [m for m in async_to_sync(_drain)(layer, channel) if m["type"] == "notification"]
 
 
 def test_a_new_notification_is_pushed_after_commit_as_the_api_shows_it(

@@ -21,7 +21,7 @@ from organisation.models import Role, RoleMembership
 from tests.cases.conftest import IN_G4, case_in, jpeg, report
 from tests.factories import UserFactory
 
-from .conftest import inbox, stored
+from .conftest import digests, inbox, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -143,9 +143,11 @@ def test_a_yellow_light_goes_to_whoever_holds_the_stage(world, status, holder, n
     case = case_in(world, status)
     _cross(case, red=False)
     sweep.sla_sweep()
-    assert stored(case, action="sla_yellow") == {("yellow", "inbox", holder)}
+    # told in the run's digest, not one by one
+    assert stored(case, action="sla_yellow") == set()
+    assert digests(kind="yellow") == {("yellow", "inbox", holder, 1)}
     for name in not_holders:
-        assert ("yellow", "sla_yellow") not in inbox(world.users[name])
+        assert ("yellow", None) not in inbox(world.users[name])
 
 
 def test_a_red_light_also_goes_to_the_supervisors_above_the_case(world):
@@ -158,26 +160,29 @@ def test_a_red_light_also_goes_to_the_supervisors_above_the_case(world):
     case = case_in(world, Status.DISPATCHED)
     _cross(case, red=True)
     sweep.sla_sweep()
-    assert stored(case, action="sla_red") == {
-        ("red", "inbox", "handler"),
-        ("red", "inbox", "supervisor"),
-        ("red", "inbox", "community_supervisor"),
+    assert digests(kind="red") == {
+        ("red", "inbox", "handler", 1),
+        ("red", "inbox", "supervisor", 1),
+        ("red", "inbox", "community_supervisor", 1),
     }
     # the overdue policy's supervision order goes to the department
-    assert stored(case, action="supervision_ordered") == {("supervision", "inbox", "handler")}
+    assert digests(kind="supervision") == {("supervision", "inbox", "handler", 1)}
     assert inbox(world.far_supervisor) == set() and inbox(next_door) == set()
+    assert stored(case, action="sla_red") == stored(case, action="supervision_ordered") == set()
 
 
 def test_an_automatic_escalation_goes_to_the_centre_above(world, district_dispatcher):
     case = case_in(world, Status.REGISTERED)
     _cross(case, red=True)
     sweep.sla_sweep()
-    # red for the centre that let it run out; the escalation for the one above
-    assert stored(case, action="sla_red") == {
-        ("red", "inbox", "district_dispatcher"),
-        ("red", "inbox", "supervisor"),
+    # red for the centre that holds it now, and the supervisors; the
+    # escalation for the centre above
+    assert digests(kind="red") == {
+        ("red", "inbox", "district_dispatcher", 1),
+        ("red", "inbox", "supervisor", 1),
     }
-    assert stored(case, action="escalated") == {("escalation", "inbox", "district_dispatcher")}
+    assert digests(kind="escalation") == {("escalation", "inbox", "district_dispatcher", 1)}
+    assert ("red", None) not in inbox(world.dispatcher)
 
 
 # --- Closure and citizens' tips -------------------------------------------------------------

@@ -144,28 +144,36 @@ def test_storing_an_events_notifications_takes_a_few_queries(world, django_asser
     assert Notification.objects.filter(event=event).count() == 3
 
 
-def test_the_sweep_stores_each_events_notifications_in_two_queries(world, monkeypatch):
-    """The sweep loads only some of a case's fields: the staff rules read no
-    others (a deferred field would cost a query per case)."""
-    cases = [case_in(world, Status.IN_PROGRESS) for _ in range(3)]
+def _digest_queries(world, n: int) -> int:
+    """The queries of the digest of a sweep that turned ``n`` cases yellow."""
+    cases = [case_in(world, Status.IN_PROGRESS) for _ in range(n)]
     now = timezone.now()
     Case.objects.filter(pk__in=[c.pk for c in cases]).update(
         yellow_at=now - dt.timedelta(hours=1), due_at=now + dt.timedelta(hours=1)
     )
     calls = []
-    store = notifications.notifications_for_event
+    digest = notifications.sweep_digest
 
-    def counted(event):
+    def counted():
         with CaptureQueriesContext(connection) as queries:
-            result = store(event)
-        calls.append([q["sql"] for q in queries.captured_queries])
+            result = digest()
+        calls.append(len(queries.captured_queries))
         return result
 
-    monkeypatch.setattr(notifications, "notifications_for_event", counted)
-    result = sweep.sla_sweep(now=now)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(notifications, "sweep_digest", counted)
+        result = sweep.sla_sweep(now=now)
+    assert result.yellow == n and len(calls) == 1
+    return calls[0]
 
-    assert result.yellow == 3 and len(calls) == 3
-    for queries in calls:
-        assert len(queries) == 2  # the roles, the insert
-        assert not any('FROM "cases_case"' in sql for sql in queries)
-    assert Notification.objects.filter(kind="yellow").count() == 3
+
+def test_the_sweeps_digest_costs_the_same_queries_for_one_case_or_many(world):
+    """Recipients are found for all of a run's cases at once, not per case."""
+    one = _digest_queries(world, 1)
+    assert Notification.objects.filter(kind="yellow").values_list("count", flat=True).get() == 1
+    many = _digest_queries(world, 12)
+    assert many == one
+    counts = Notification.objects.filter(kind="yellow").values_list("count", flat=True)
+    assert sorted(counts) == [1, 12]
+    # one row per run and recipient, none per event
+    assert not Notification.objects.filter(event__isnull=False, kind="yellow").exists()
