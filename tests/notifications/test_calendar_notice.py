@@ -14,12 +14,9 @@ from notifications.models import Notification
 from notifications.services import notify_provisional_calendar
 from tests.api.helpers import client_for
 from tests.factories import UserFactory
-from tests.notifications import test_live
+from tests.notifications.conftest import notifications_on
 
 pytestmark = pytest.mark.django_db
-
-# The live connection fixtures of the inbox push tests.
-layer, listen = test_live.layer, test_live.listen
 
 OCTOBER_1 = dt.date(2026, 10, 1)
 
@@ -88,7 +85,7 @@ def test_the_inbox_shows_the_notice_and_it_is_pushed_live(
     year = Notification.objects.get(pk=item["id"]).created_at.year + 1
     assert item["title"] == f"The working calendar of {year} is only provisional"
     assert str(year) in item["text"]
-    [message] = test_live.notifications_on(layer, admin)
+    [message] = notifications_on(layer, admin)
     assert message["notification"] == item
     chinese = client_for(world.admin).get("/api/v1/notifications/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert chinese.json()["results"][0]["title"] == f"{year} 年工作日历仍为暂定"
