@@ -9,7 +9,7 @@ which has PostGIS and btree_gist in the private cluster (provisioning creates
 extensions, as the superuser), migrated and given the demo city, then reused
 by later runs. The benchmarks run as the runtime role, as the application
 does; steps that only the owner may take (bulk loads) use
-``governance.dbroles.as_owner``.
+``core.dbroles.as_owner``.
 
 Call ``setup()`` before importing anything from Django: it points
 DATABASE_URL at the benchmark database, then sets Django up.

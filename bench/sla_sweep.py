@@ -80,7 +80,7 @@ from cases.models import (
     Status,
 )
 from cases.sweep import sla_sweep
-from governance.dbroles import as_owner
+from core.dbroles import as_owner
 from grids.demo_city import CITY
 from grids.models import Area, GridAssignment, Level
 from notifications.models import DigestMark, Notification

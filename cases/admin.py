@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from governance.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from .holidays import calendar_year_edited
 from .models import (

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.apps import apps as django_apps
 from django.db import transaction
 
-from governance.config_cache import ConfigCache
+from core.config_cache import ConfigCache
 from organisation.models import Department
 
 from . import category_data

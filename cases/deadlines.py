@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from governance.config_cache import ConfigCache
+from core.config_cache import ConfigCache
 
 from .models import (
     STAGE_OF_STATUS,
@@ -36,7 +36,7 @@ from .models import (
 )
 from .working_time import WorkingCalendar, load_calendar
 
-# --- Configuration, cached per process (governance.config_cache) ---------------------
+# --- Configuration, cached per process (core.config_cache) ---------------------
 
 _calendar = ConfigCache(load_calendar, models=[CalendarDay, CalendarYear, WorkingPeriod])
 

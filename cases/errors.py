@@ -1,22 +1,16 @@
-"""Errors the case services raise. Each carries a machine-readable ``code``
-and a message that says what was wrong; the API turns them into one JSON
-shape (400 / 403 / 404 / 409)."""
+"""Errors the case services raise: domain errors (core.errors) with a
+machine-readable ``code`` and a message that says what was wrong; the API
+turns them into one JSON shape (400 / 403 / 404 / 409)."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from core.errors import DomainError
 
-class CaseError(Exception):
-    code = "invalid"
-    status = 400
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if code:
-            self.code = code
+class CaseError(DomainError):
+    """Any error of a case service."""
 
 
 class CaseInputError(CaseError):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
-from governance.db import fetchone_prepared
+from core.db import fetchone_prepared
 from organisation.models import Role, RoleMembership
 
 from .models import Case, CaseFollower, CaseGroupObjectPermission, CaseUserObjectPermission

@@ -7,8 +7,8 @@ Each action runs in one transaction and
 2. checks that the case's state allows the action (``CaseConflict``: when two
    people act at once, the second sees the state the first left), that its
    conditions hold (``CaseConflict`` with the reason) and that the actor holds
-   a role for it (``ActionForbidden``); django-fsm-2 does not check
-   ``permission=`` itself, so this is done here with ``has_transition_perm``;
+   a role for it in scope (``ActionForbidden``, from ``cases.policy.role_for``,
+   the one place that decides who may act);
 3. applies the transition, moves the deadline clock and saves;
 4. appends a ``CaseEvent`` and publishes it after commit.
 
@@ -36,7 +36,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed, has_transition_perm
+from django_fsm import can_proceed
 from guardian.shortcuts import assign_perm
 
 from grids.coords import CoordinateSystem, parse_coordinate_system, to_wgs84
@@ -134,7 +134,7 @@ def _check(case: Case, actor, action: str, expected_version: int | None) -> str:
         if not condition(case):
             raise CaseConflict(str(getattr(condition, "reason", condition.__name__)))
     role = role_for(actor, case, action)
-    if role is None or not has_transition_perm(method, actor):
+    if role is None:
         raise ActionForbidden(
             _("You may not “%(action)s” case %(number)s.")
             % {"action": action, "number": case.number}
@@ -498,7 +498,7 @@ def case_report(
         if submission and submission.CONSTRAINT in str(exc) and (earlier := submission.earlier()):
             return earlier
         # A category deleted by another process while this one still had it
-        # cached (governance.config_cache).
+        # cached (core.config_cache).
         if _violated(exc).startswith("cases_case_category_id_"):
             category_gone()
             raise CaseInputError(_("Unknown category."), field="category") from exc

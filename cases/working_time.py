@@ -22,11 +22,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.errors import DomainError
+
 MAX_SPAN_DAYS = 3 * 366  # no deadline runs further than this
 
 
-class CalendarMissing(LookupError):
+class CalendarMissing(DomainError, LookupError):
+    """A service is unavailable until an administrator adds the year (503)."""
+
     code = "calendar_missing"
+    status = 503
 
     def __init__(self, year: int):
         self.year = year

@@ -8,7 +8,7 @@ limits. Every server the project starts (``bin/run``, the benchmarks, the
 tests' servers) takes its options from here: the headers are believed only
 from the proxies listed in ``FORWARDED_ALLOW_IPS`` (comma-separated
 addresses or networks; empty, the default: from no one). Django then reads
-the client's address by governance/client_address.py (``NUM_PROXIES``).
+the client's address by core/client_address.py (``NUM_PROXIES``).
 
 ``python -m governance.forwarded`` prints the uvicorn options, one a line.
 """

@@ -12,11 +12,9 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.api_errors import error_body
+from core.site import SITE_TITLE
 from grids.models import Area
-
-from .api_errors import error_body
-
-SITE_TITLE = _("Urban governance command centre")
 
 
 @require_GET

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from governance.db import fetchone_prepared
+from core.db import fetchone_prepared
 
 from . import codes
 from .coords import CoordinateSystem, many_to_wgs84, parse_coordinate_system, to_wgs84

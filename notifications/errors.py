@@ -1,14 +1,14 @@
-"""Errors of the notifications API, in the project's one error type (the
-exception handler in governance.api_errors renders them)."""
+"""Errors of the notifications API, domain errors (core.errors) that the
+exception handler in core.api_errors renders."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from cases.errors import CaseError
+from core.errors import DomainError
 
 
-class NotificationNotFound(CaseError):
+class NotificationNotFound(DomainError):
     """No such notification in the user's inbox: another user's is not found either."""
 
     code = "not_found"

@@ -31,7 +31,7 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from cases.models import Stage
-from governance.views import SITE_TITLE
+from core.site import SITE_TITLE
 from grids.models import Level
 
 from .models import Kind, Notification

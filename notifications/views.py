@@ -32,7 +32,7 @@ from django.views.decorators.http import require_GET
 from cases import audience
 from cases.models import OPEN_STATUSES, Light, Status
 from cases.policy import scope_of
-from governance.views import SITE_TITLE
+from core.site import SITE_TITLE
 from grids.models import Area
 from organisation.models import Department
 

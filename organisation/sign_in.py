@@ -12,7 +12,7 @@ Two rules apply together:
 
 Both answer 429 with ``Retry-After``: the sign-in page with a message for a
 browser, the API's error format for a client that asks for JSON. The client
-address follows governance/client_address.py, as every per-address limit.
+address follows core/client_address.py, as every per-address limit.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from governance.api_errors import error_body
-from governance.throttles import SignInRateLimit
+from core.api_errors import error_body
+from core.throttles import SignInRateLimit
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -1,7 +1,7 @@
 """API tokens (``Authorization: Token <key>``): who a key belongs to.
 
 Every API request from a phone, the hotline system or a script starts with
-this lookup, so it is one prepared statement (``governance.db``) rather than
+this lookup, so it is one prepared statement (``core.db``) rather than
 an ORM query: building the query costs the server several times what
 running it costs (bench/http_api.py). The answer is the same as DRF's
 ``Token.objects.select_related("user").get(key=key)``; tests hold the two
@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from governance.db import fetchone_prepared
+from core.db import fetchone_prepared
 
 
 @functools.cache

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import pytest
 from django.test import TransactionTestCase
 
-from governance.config_cache import ConfigCache
-from governance.dbroles import as_owner
+from core.config_cache import ConfigCache
+from core.dbroles import as_owner
 from grids.models import Area, Level
 from tests.factories import AreaFactory, rect
 

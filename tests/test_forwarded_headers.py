@@ -1,7 +1,7 @@
 """Forwarded headers are believed only from configured proxies: a client on
 loopback that forges X-Forwarded-For is still counted under its real address
 by the per-address rate limit, in the server the project starts
-(governance/forwarded.py, governance/client_address.py)."""
+(governance/forwarded.py, core/client_address.py)."""
 
 from __future__ import annotations
 

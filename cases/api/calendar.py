@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import generics, permissions, serializers
 
-from governance.api_serializers import ModelSerializer
+from core.api_serializers import ModelSerializer
 from organisation.models import Role
 
 from ..models import CalendarDay, CalendarYear

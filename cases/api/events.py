@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.api_query import valid_query
+from core.api_query import valid_query
 
 from .. import audience
 from ..models import CaseEvent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import generics, serializers
 
-from governance.api_serializers import ModelSerializer
+from core.api_serializers import ModelSerializer
 from organisation.models import Department
 
 from ..models import Category

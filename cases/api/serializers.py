@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from governance.api_serializers import ModelSerializer, Serializer
+from core.api_serializers import ModelSerializer, Serializer
 from grids.coords import CoordinateSystem
 from organisation.models import Department
 

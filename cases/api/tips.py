@@ -15,9 +15,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.api_errors import FormParser, JSONParser, MultiPartParser
-from governance.api_serializers import ModelSerializer
-from governance.throttles import PUBLIC_RATE_LIMITS
+from core.api_errors import FormParser, JSONParser, MultiPartParser
+from core.api_serializers import ModelSerializer
+from core.throttles import PUBLIC_RATE_LIMITS
 from grids.selectors import OutsideJurisdiction, grid_for_point
 
 from .. import services

@@ -17,8 +17,8 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from governance.api_errors import FormParser, JSONParser, MultiPartParser
-from governance.api_serializers import Serializer
+from core.api_errors import FormParser, JSONParser, MultiPartParser
+from core.api_serializers import Serializer
 
 from .. import services
 from ..errors import CaseInputError

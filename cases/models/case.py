@@ -96,18 +96,6 @@ class Satisfaction(models.TextChoices):
     UNSATISFIED = "unsatisfied", _("unsatisfied")
 
 
-def _may(action: str):
-    """The ``permission=`` of a transition: the actor holds a role for it in scope."""
-
-    def check(instance: Case, user) -> bool:
-        from cases.policy import role_for
-
-        return role_for(user, instance, action) is not None
-
-    check.__name__ = f"may_{action}"
-    return check
-
-
 class Case(FSMModelMixin, models.Model):
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
@@ -347,17 +335,15 @@ class Case(FSMModelMixin, models.Model):
 
     not_rated.reason = _("The case has already been rated.")
 
-    # Transitions: they only change in-memory fields.
+    # Transitions: they only change in-memory fields. Who may take them is not
+    # declared here (no ``permission=``): the case services ask cases.policy,
+    # the one place that decides it, so the model never imports the policy.
 
-    @transition(
-        field=status, source=Status.REPORTED, target=Status.REGISTERED, permission=_may("register")
-    )
+    @transition(field=status, source=Status.REPORTED, target=Status.REGISTERED)
     def register(self):
         pass
 
-    @transition(
-        field=status, source=Status.REPORTED, target=Status.REJECTED, permission=_may("reject")
-    )
+    @transition(field=status, source=Status.REPORTED, target=Status.REJECTED)
     def reject(self):
         self.reject_reason = RejectReason.VOID
 
@@ -365,7 +351,6 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=[Status.REPORTED, Status.REGISTERED],
         target=Status.REJECTED,
-        permission=_may("merge"),
     )
     def merge_into(self, *, original: Case):
         self.reject_reason = RejectReason.DUPLICATE
@@ -380,7 +365,6 @@ class Case(FSMModelMixin, models.Model):
         source=[Status.REGISTERED, Status.RETURNED],
         target=Status.DISPATCHED,
         conditions=[has_category],
-        permission=_may("dispatch"),
     )
     def dispatch(self, *, department):
         self.department = department
@@ -390,7 +374,6 @@ class Case(FSMModelMixin, models.Model):
         source=[Status.REGISTERED, Status.RETURNED],
         target=Status.REGISTERED,
         conditions=[can_escalate],
-        permission=_may("escalate"),
     )
     def escalate(self):
         self.command_level -= 1
@@ -400,14 +383,11 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=Status.DISPATCHED,
         target=Status.IN_PROGRESS,
-        permission=_may("acknowledge"),
     )
     def acknowledge(self):
         pass
 
-    @transition(
-        field=status, source=Status.DISPATCHED, target=Status.RETURNED, permission=_may("return")
-    )
+    @transition(field=status, source=Status.DISPATCHED, target=Status.RETURNED)
     def return_case(self):
         self.return_count += 1
         self.department = None
@@ -417,7 +397,6 @@ class Case(FSMModelMixin, models.Model):
         source=Status.IN_PROGRESS,
         target=Status.IN_PROGRESS,
         conditions=[has_no_pending_request],
-        permission=_may("request_extension"),
     )
     def request_extension(self, *, minutes: float):
         self.pending_request = PendingRequest.EXTENSION
@@ -428,7 +407,6 @@ class Case(FSMModelMixin, models.Model):
         source=[Status.IN_PROGRESS, Status.SUSPENDED],
         target=RETURN_VALUE(Status.IN_PROGRESS, Status.SUSPENDED),
         conditions=[has_pending_extension],
-        permission=_may("approve_extension"),
     )
     def decide_extension(self, *, approve: bool):
         if approve:
@@ -443,7 +421,6 @@ class Case(FSMModelMixin, models.Model):
         source=Status.IN_PROGRESS,
         target=Status.IN_PROGRESS,
         conditions=[has_no_pending_request],
-        permission=_may("request_suspension"),
     )
     def request_suspension(self):
         self.pending_request = PendingRequest.SUSPENSION
@@ -453,7 +430,6 @@ class Case(FSMModelMixin, models.Model):
         source=Status.IN_PROGRESS,
         target=Status.SUSPENDED,
         conditions=[has_pending_suspension],
-        permission=_may("approve_suspension"),
     )
     def approve_suspension(self):
         self.pending_request = PendingRequest.NONE
@@ -463,14 +439,11 @@ class Case(FSMModelMixin, models.Model):
         source=Status.IN_PROGRESS,
         target=Status.IN_PROGRESS,
         conditions=[has_pending_suspension],
-        permission=_may("deny_suspension"),
     )
     def deny_suspension(self):
         self.pending_request = PendingRequest.NONE
 
-    @transition(
-        field=status, source=Status.SUSPENDED, target=Status.IN_PROGRESS, permission=_may("resume")
-    )
+    @transition(field=status, source=Status.SUSPENDED, target=Status.IN_PROGRESS)
     def resume(self):
         pass
 
@@ -478,15 +451,12 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=Status.IN_PROGRESS,
         target=Status.HANDLED,
-        permission=_may("report_back"),
     )
     def report_back(self):
         self.pending_request = PendingRequest.NONE
         self.pending_extension = 0
 
-    @transition(
-        field=status, source=Status.HANDLED, target=Status.CLOSED, permission=_may("inspect_pass")
-    )
+    @transition(field=status, source=Status.HANDLED, target=Status.CLOSED)
     def inspect_pass(self):
         self.closed_at = timezone.now()
         self.is_supervised = False
@@ -495,7 +465,6 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=Status.HANDLED,
         target=RETURN_VALUE(Status.IN_PROGRESS, Status.REGISTERED),
-        permission=_may("inspect_fail"),
     )
     def inspect_fail(self):
         """Rework by the department; a case handled on the spot by its grid
@@ -508,7 +477,6 @@ class Case(FSMModelMixin, models.Model):
         source=Status.CLOSED,
         target=Status.CLOSED,
         conditions=[not_rated],
-        permission=_may("rate"),
     )
     def rate(self, *, satisfaction: str):
         self.satisfaction = satisfaction
@@ -518,7 +486,6 @@ class Case(FSMModelMixin, models.Model):
         source=Status.CLOSED,
         target=RETURN_VALUE(Status.IN_PROGRESS, Status.REGISTERED),
         conditions=[reopen_window_open],
-        permission=_may("reopen"),
     )
     def reopen(self):
         self.closed_at = None
@@ -532,7 +499,6 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=list(OPEN_STATUSES),
         target=RETURN_VALUE(*OPEN_STATUSES),
-        permission=_may("remind"),
     )
     def remind(self):
         return self.status
@@ -541,7 +507,6 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=list(OPEN_STATUSES),
         target=RETURN_VALUE(*OPEN_STATUSES),
-        permission=_may("supervise"),
     )
     def supervise(self):
         self.is_supervised = True
@@ -551,21 +516,18 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=list(OPEN_STATUSES),
         target=RETURN_VALUE(*OPEN_STATUSES),
-        permission=_may("add_cohandler"),
     )
     def add_cohandler(self):
         return self.status
 
-    @transition(
-        field=status, source=list(Status), target=RETURN_VALUE(*Status), permission=_may("comment")
-    )
+    @transition(field=status, source=list(Status), target=RETURN_VALUE(*Status))
     def comment(self):
         return self.status
 
 
 class CaseEvent(models.Model):
     """One step in a case's history. Append-only: the application's database
-    role may only SELECT and INSERT it (governance.dbroles), and a trigger
+    role may only SELECT and INSERT it (core.dbroles), and a trigger
     (migration 0004) refuses every UPDATE and DELETE even to the owner.
 
     Ids increase in commit order (migration 0006): an event's id is drawn
@@ -573,7 +535,7 @@ class CaseEvent(models.Model):
     N, every event below N that will ever exist is visible too. That makes
     "events since id N" exact for clients that resync."""
 
-    # The runtime database role gets SELECT and INSERT only (governance.dbroles).
+    # The runtime database role gets SELECT and INSERT only (core.dbroles).
     append_only = True
 
     id = models.BigAutoField(primary_key=True)

@@ -32,8 +32,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from governance.api_errors import FormParser, MultiPartParser
-from governance.throttles import PUBLIC_RATE_LIMITS
+from core.api_errors import FormParser, MultiPartParser
+from core.throttles import PUBLIC_RATE_LIMITS
 
 from .. import services
 from ..attributes import unstorable_text

@@ -56,7 +56,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "django.contrib.postgres",
-    "governance.dbroles",  # migrate as the owner role, then grant the runtime role
+    # Shared plumbing (errors, API helpers, throttles, the two database roles:
+    # migrate as the owner role, then grant the runtime role); before the domain apps.
+    "core",
     "rest_framework",
     "rest_framework.authtoken",
     "axes",
@@ -117,7 +119,7 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # (HTTP_THREADS), governance/asgi.py: each keeps its connection between requests.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=300))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Two roles (governance.dbroles, README "Database roles"): DATABASE_URL is the
+# Two roles (core.dbroles, README "Database roles"): DATABASE_URL is the
 # runtime role (no superuser, owns nothing, may only read and append to the
 # case event log); DATABASE_OWNER_URL the owner, whose user, password, host and
 # port only `migrate` uses. Give it only to the process that migrates. Its
@@ -130,7 +132,7 @@ elif env("DATABASE_URL", default=""):
 else:
     DATABASE_OWNER = env.db_url_config(DEFAULT_DATABASE_OWNER_URL)
 # Server-side prepared statements for the few hot statements that ask for them
-# (governance.db: API token, the user's scope, point-to-grid). Django's own
+# (core.db: API token, the user's scope, point-to-grid). Django's own
 # queries bind client-side and never prepare.
 # Set DB_PREPARE_THRESHOLD=none behind a pooler that cannot keep them.
 _prepare = env("DB_PREPARE_THRESHOLD", default="5").strip().lower()
@@ -194,7 +196,7 @@ AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "governance.client_address.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_ip"
 AXES_LOCKOUT_CALLABLE = "organisation.sign_in.locked_out"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
@@ -321,25 +323,25 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "governance.api_errors.JSONParser",
+        "core.api_errors.JSONParser",
         # Refuse forms whose text is not valid in their charset (UTF-8).
-        "governance.api_errors.FormParser",
-        "governance.api_errors.MultiPartParser",
+        "core.api_errors.FormParser",
+        "core.api_errors.MultiPartParser",
     ],
     # The browsable API's pages under the Content-Security-Policy.
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "governance.browsable_api.BrowsableAPIRenderer",
+        "core.browsable_api.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     # Proxies in front of the app that append to X-Forwarded-For (0: none): the
     # client address of the rate limits and the sign-in lockout
-    # (governance/client_address.py). Which peers the server itself believes
+    # (core/client_address.py). Which peers the server itself believes
     # is FORWARDED_ALLOW_IPS, read where servers start (governance/forwarded.py).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
-# Rate limits of the public endpoints (governance/throttles.py): "N/s|min|hour|day".
+# Rate limits of the public endpoints (core/throttles.py): "N/s|min|hour|day".
 RATE_LIMITS = {
     "anonymous_ip": env("RATE_LIMIT_ANONYMOUS_IP", default="60/min"),
     "token": env("RATE_LIMIT_TOKEN", default="120/min"),
@@ -359,7 +361,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "governance.openapi.add_error_responses",
+        "core.openapi.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "UrgencyEnum": "cases.models.Urgency",
@@ -384,7 +386,7 @@ LEAFLET_CONFIG = {
 # --- Content-Security-Policy (django-csp) ------------------------------------------
 # Scripts and styles only from our own origin (no inline script; the few
 # scripts and styles a library writes into its page carry the request's
-# nonce; governance/browsable_api.py for the browsable API), images
+# nonce; core/browsable_api.py for the browsable API), images
 # also from the map's tile server, connections to our origin (HTTP and the
 # live WebSocket, ws/wss of the same host) and to CSP_CONNECT_ORIGINS (e.g. a
 # WebSocket served from another host: wss://live.city.example.org).
@@ -456,7 +458,7 @@ OPEN311_PUBLICATION = {
 
 # --- Cases -----------------------------------------------------------------------
 # Seconds a process may keep configuration every report reads (categories,
-# deadline rules, the working calendar; governance.config_cache) before it
+# deadline rules, the working calendar; core.config_cache) before it
 # reads it again: how late another process's edit may take effect here.
 CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=60.0)
 # The command level that registers and dispatches a new case (4 community,

@@ -246,6 +246,6 @@ class ErrorBodySerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The project's one error format (governance/api_errors.py)."""
+    """The project's one error format (core/api_errors.py)."""
 
     error = ErrorBodySerializer()

@@ -23,8 +23,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from governance.api_query import valid_query
-from governance.browsable_api import BrowsableAPIRenderer
+from core.api_query import valid_query
+from core.browsable_api import BrowsableAPIRenderer
 
 from .. import codes
 from ..coords import to_wgs84

@@ -7,7 +7,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from governance.api_serializers import ModelSerializer
+from core.api_serializers import ModelSerializer
 
 from ..models import Kind, Notification
 from ..rendering import render

@@ -11,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from cases.api.inputs import valid_input
-from governance.api_query import valid_query
+from core.api_query import valid_query
 
 from .. import selectors, services
 from ..models import Notification

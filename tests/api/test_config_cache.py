@@ -1,4 +1,4 @@
-"""Per-process configuration caches (governance.config_cache): what every
+"""Per-process configuration caches (core.config_cache): what every
 report reads (its category by code, the deadline rules, the working
 calendar) without a query, yet an edit takes effect at once in the process
 that made it and within a minute in every other."""
@@ -8,7 +8,7 @@ import pytest
 from cases.categories import active_category
 from cases.deadlines import Limit, current_calendar, limit_for
 from cases.models import Case, Category, SlaRule, Stage, TimeUnit, Urgency
-from governance import config_cache
+from core import config_cache
 from tests.api.helpers import client_for, error
 from tests.cases.conftest import IN_G1
 

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from cases import services
 from cases.models import Case, Source
-from governance import throttles
+from core import throttles
 from tests.api.helpers import error, random_ip
 from tests.api.images import plain_jpeg
 from tests.cases.conftest import IN_G1
@@ -213,7 +213,7 @@ def test_a_cache_outage_does_not_take_the_endpoints_down(world, monkeypatch, cap
     ip = random_ip()
     token = a_tip().tracking_token
 
-    with caplog.at_level(logging.ERROR, logger="governance.throttles"):
+    with caplog.at_level(logging.ERROR, logger="core.throttles"):
         assert [hints(ip).status_code for _ in range(3)] == [200, 200, 200]
         assert [tip_status(token, ip).status_code for _ in range(3)] == [200, 200, 200]
 

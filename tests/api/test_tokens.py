@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from governance.db import fetchone_prepared
+from core.db import fetchone_prepared
 from organisation.tokens import token_for_key
 from tests.api.helpers import error
 

@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import pre_migrate
 
 from cases.models import CaseEvent, Status
-from governance.dbroles import as_owner, history_tables
+from core.dbroles import as_owner, history_tables
 from governance.settings import base
 from tests.cases.conftest import case_in
 

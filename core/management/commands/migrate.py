@@ -1,9 +1,9 @@
 """``migrate`` as the owner role: the schema is the owner's, the runtime role
-gets its privileges after (governance.dbroles)."""
+gets its privileges after (core.dbroles)."""
 
 from django.core.management.commands.migrate import Command as MigrateCommand
 
-from governance.dbroles import as_owner
+from core.dbroles import as_owner
 
 
 class Command(MigrateCommand):

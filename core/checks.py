@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core import checks
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from . import history_tables
+from .dbroles import history_tables
 
 ROLE_SQL = """
 SELECT r.rolsuper OR r.rolcreaterole,

@@ -19,8 +19,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 
-from cases.errors import CaseError
-from cases.working_time import CalendarMissing
+from .errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +66,11 @@ def _messages(value):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, CaseError):
-        fields = {exc.field: [exc.message]} if exc.field else None
-        return error_response(exc.code, exc.message, exc.status, fields)
-    if isinstance(exc, CalendarMissing):
-        logger.error("%s", exc)
-        return error_response(exc.code, str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, DomainError):
+        if exc.status >= 500:
+            # Not the client's fault: someone must act (a calendar year to add).
+            logger.error("%s", exc)
+        return error_response(exc.code, exc.message, exc.status, exc.fields)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -5,15 +5,14 @@ from django.db.models.signals import post_migrate
 def _grant_after_migrate(sender, using, plan=None, **kwargs):
     # ``flush`` sends post_migrate too, without a plan: privileges are unchanged.
     if plan is not None:
-        from . import grant_runtime_privileges
+        from .dbroles import grant_runtime_privileges
 
         grant_runtime_privileges(using=using)
 
 
-class DbRolesConfig(AppConfig):
-    name = "governance.dbroles"
-    label = "dbroles"
-    verbose_name = "Database roles"
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Core"
 
     def ready(self):
         from . import checks  # noqa: F401 - the runtime role's deploy check

@@ -1,5 +1,5 @@
 """The address a request comes from: one rule for every per-address limit
-(the public endpoints' rate limits, governance/throttles.py, and the sign-in
+(the public endpoints' rate limits, core/throttles.py, and the sign-in
 lockout, AXES_CLIENT_IP_CALLABLE).
 
 The peer address (``REMOTE_ADDR``) counts, unless ``NUM_PROXIES`` reverse

@@ -7,7 +7,7 @@ settings, read at each request, so they are configured by environment
 The counters live in the shared cache (Redis), so every server process counts
 together. A refused request gets 429 with ``Retry-After``.
 
-The client's address follows governance/client_address.py: behind a reverse
+The client's address follows core/client_address.py: behind a reverse
 proxy set ``NUM_PROXIES`` so it is read from ``X-Forwarded-For``; without it
 the peer address is used and the header is ignored (a client could otherwise
 pick its own address).

@@ -7,7 +7,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases.categories import load_standard_categories
-from cases.demo import create_demo_cases, create_demo_open311
+from cases.demo import (
+    DemoCityInUse,
+    create_demo_cases,
+    create_demo_open311,
+    delete_demo_city,
+)
 from grids import demo_city
 from grids.models import Area
 from organisation.demo import DEMO_PASSWORD, create_demo_users
@@ -39,8 +44,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             if reset:
                 try:
-                    demo_city.delete_demo_city()
-                except demo_city.DemoCityInUse as exc:
+                    delete_demo_city()
+                except DemoCityInUse as exc:
                     raise CommandError(str(exc)) from exc
             if demo_city.demo_city_present():
                 city = Area.objects.get(code=demo_city.CITY[0])

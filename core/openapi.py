@@ -1,7 +1,7 @@
 """OpenAPI post-processing: the error responses every operation can give.
 
 drf-spectacular documents the successful response of each operation; the
-errors come from one handler (governance/api_errors.py) and have one shape,
+errors come from one handler (core/api_errors.py) and have one shape,
 so they are added here to every operation instead of on every view."""
 
 from __future__ import annotations
