@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Read-your-own-writes when some reads go to a replica (governance/dbrouting.py).
+    "governance.dbrouting.ReplicaMiddleware",
     "notifications.middleware.LiveOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -157,6 +159,23 @@ def use_pool(databases: dict, default_size: int) -> int:
 
 
 DB_POOL_MAX_SIZE = use_pool(DATABASES, default_size=0)
+# Streaming replicas for reads that may lag (governance/dbrouting.py, docs/replicas.md):
+# DATABASE_REPLICA_URLS, comma-separated, each a hot standby of DATABASE_URL's
+# database as the runtime role, become the aliases replica_1, replica_2…; only
+# reads that opt in go there. After a client or user writes, their reads stay
+# on the primary for REPLICA_STICKY_SECONDS (read-your-own-writes).
+# Tests never create, flush or migrate them: they mirror the primary.
+for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    DATABASES[f"replica_{_number}"] = {
+        **env.db_url_config(_url),
+        "ENGINE": DATABASES["default"]["ENGINE"],
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["governance.dbrouting.ReplicaRouter"]
+REPLICA_STICKY_SECONDS = env.int("REPLICA_STICKY_SECONDS", default=10)
 # Where a server process (uvicorn) runs HTTP requests (governance/asgi.py):
 # HTTP_PROCESSES worker processes, one request at a time each, the next
 # request to whichever is free (default: one per CPU). Requests are CPU-bound
