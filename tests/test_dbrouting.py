@@ -4,6 +4,10 @@ against a real hot standby."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -153,3 +157,35 @@ def test_without_a_replica_the_middleware_sets_nothing():
     alias, response = serve(RequestFactory().post("/open311/v2/requests.json"))
     assert alias == "default"
     assert COOKIE not in response.cookies
+
+
+def test_replica_urls_become_mirrored_aliases_with_the_primary_engine():
+    """Each URL of DATABASE_REPLICA_URLS is an alias; a URL's own host list
+    (libpq tries each) and options are kept."""
+    urls = (
+        "postgres://app:pw@10.0.0.2:5432,10.0.0.1:5432/city?target_session_attrs=prefer-standby"
+        ", postgis://app:pw@10.0.0.3/city"
+    )
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES, default=str))"
+    )
+    env = {**os.environ, "DATABASE_REPLICA_URLS": urls}
+    env["DJANGO_SETTINGS_MODULE"] = "governance.settings.test"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    databases = json.loads(done.stdout)
+    assert sorted(databases) == ["default", "replica_1", "replica_2"]
+    first, second = databases["replica_1"], databases["replica_2"]
+    assert (first["HOST"], first["PORT"], first["NAME"]) == (
+        "10.0.0.2,10.0.0.1",
+        "5432,5432",
+        "city",
+    )
+    assert first["OPTIONS"]["target_session_attrs"] == "prefer-standby"
+    assert second["HOST"] == "10.0.0.3"
+    for replica in (first, second):
+        assert replica["ENGINE"] == "django.contrib.gis.db.backends.postgis"
+        assert replica["TEST"] == {"MIRROR": "default"}
+        assert "prepare_threshold" in replica["OPTIONS"]

@@ -9,6 +9,7 @@ response then shows tells which server answered. Tests commit for real
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 from django.db import DatabaseError, connections, router
@@ -20,7 +21,7 @@ from cases.models import Case, Source, Status
 from governance.dbrouting import replica_reads
 from tests.api.helpers import client_for
 from tests.cases.conftest import report, world  # noqa: F401 - the small working city
-from tests.standby import Standby, why_not_possible
+from tests.standby import Standby, free_port, why_not_possible
 
 REPLICA = "replica_1"
 
@@ -152,3 +153,42 @@ def test_after_an_action_its_actor_reads_their_own_write(world, lagging, setting
     lagging.resume_replay()
     lagging.wait_replayed(REPLICA)
     assert case.number in listed(dispatcher.get(rejected))
+
+
+@contextmanager
+def replica_addresses(*ports: int, **options):
+    """The replica alias pointed at several servers in turn (libpq's list)."""
+    settings_dict = connections.settings[REPLICA]
+    saved = {key: settings_dict[key] for key in ("HOST", "PORT", "OPTIONS")}
+    connections[REPLICA].close()
+    settings_dict.update(
+        HOST=",".join(["127.0.0.1"] * len(ports)),
+        PORT=",".join(str(port) for port in ports),
+        OPTIONS={**saved["OPTIONS"], **options},
+    )
+    try:
+        yield
+    finally:
+        connections[REPLICA].close()
+        settings_dict.update(saved)
+
+
+def in_recovery(alias: str) -> bool:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pg_is_in_recovery()")
+        return cursor.fetchone()[0]
+
+
+def test_a_replica_url_can_fall_back_to_the_primary(world, standby):  # noqa: F811
+    """DATABASE_REPLICA_URLS may list the standby, then the primary, with
+    target_session_attrs=prefer-standby: libpq connects to a standby that
+    answers, else to the primary, and reads that may lag go on being served."""
+    primary = int(connections["default"].settings_dict["PORT"])
+    prefer = {"target_session_attrs": "prefer-standby"}
+    with replica_addresses(primary, standby.port, **prefer):
+        assert in_recovery(REPLICA)  # the standby, although listed second
+
+    with replica_addresses(free_port(), primary, **prefer):  # the standby is down
+        assert not in_recovery(REPLICA)
+        case = tip(world, "read from the primary while the standby is down")
+        assert case.number in listed(Client().get("/open311/v2/requests.json"))

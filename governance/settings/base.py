@@ -164,14 +164,18 @@ DB_POOL_MAX_SIZE = use_pool(DATABASES, default_size=0)
 # database as the runtime role, become the aliases replica_1, replica_2…; only
 # reads that opt in go there. After a client or user writes, their reads stay
 # on the primary for REPLICA_STICKY_SECONDS (read-your-own-writes).
-# Tests never create, flush or migrate them: they mirror the primary.
-for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+# Tests never create, flush or migrate them: they mirror the primary. A URL may
+# itself hold commas (libpq's host list, h1:5432,h2:5432): URLs are split only
+# before the next scheme.
+_replica_urls = re.split(r",\s*(?=[a-z][a-z0-9+.-]*://)", env("DATABASE_REPLICA_URLS", default=""))
+for _number, _url in enumerate(filter(None, map(str.strip, _replica_urls)), start=1):
+    _replica = env.db_url_config(_url)
     DATABASES[f"replica_{_number}"] = {
-        **env.db_url_config(_url),
+        **_replica,
         "ENGINE": DATABASES["default"]["ENGINE"],
         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "OPTIONS": {**DATABASES["default"]["OPTIONS"], **_replica.get("OPTIONS", {})},
         "TEST": {"MIRROR": "default"},
     }
 DATABASE_ROUTERS = ["governance.dbrouting.ReplicaRouter"]
