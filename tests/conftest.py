@@ -26,6 +26,12 @@ from grids.models import Area, Level
 from tests.factories import AreaFactory, rect
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "replica: builds a streaming hot standby of the test cluster (tests/standby.py)"
+    )
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Browser tests run last. Playwright's sync API runs the test code in a
     greenlet with its own context, where Django hands out other connection

@@ -3,6 +3,7 @@ service, and render; every rule lives in the services."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +20,11 @@ from rest_framework.response import Response
 
 from core.api_errors import FormParser, JSONParser, MultiPartParser
 from core.api_serializers import Serializer
+from core.dbrouting import replica_reads
 
 from .. import services
 from ..errors import CaseInputError
-from ..models import Case, DirectiveKind, Light, Status
+from ..models import FINAL_STATUSES, Case, DirectiveKind, Light, Status
 from ..selectors import (
     case_actions,
     case_after_action,
@@ -243,9 +245,14 @@ class CaseViewSet(viewsets.GenericViewSet):
         params.is_valid(raise_exception=True)
         ordering = params.validated_data["ordering"]
         self.ordering = (ordering, "-id" if ordering.startswith("-") else "id")
-        queryset = _filtered(self.get_queryset(), params.validated_data)
-        page = self.paginate_queryset(s.CaseListSerializer.rows(queryset))
-        return self.get_paginated_response(s.CaseListSerializer.represent(page))
+        statuses = params.validated_data.get("status")
+        # Closed and rejected cases no longer change: their list may lag and
+        # be read from a replica (core/dbrouting.py).
+        settled = bool(statuses) and set(statuses) <= set(FINAL_STATUSES)
+        with replica_reads() if settled else nullcontext():
+            queryset = _filtered(self.get_queryset(), params.validated_data)
+            page = self.paginate_queryset(s.CaseListSerializer.rows(queryset))
+            return self.get_paginated_response(s.CaseListSerializer.represent(page))
 
     @extend_schema(responses=CASE_VIEW)
     def retrieve(self, request, pk=None):

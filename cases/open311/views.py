@@ -33,6 +33,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from core.api_errors import FormParser, MultiPartParser
+from core.dbrouting import replica_reads
 from core.throttles import PUBLIC_RATE_LIMITS
 
 from .. import services
@@ -100,6 +101,14 @@ class Open311View(APIView):
     def format_of(self) -> str:
         fmt = self.kwargs.get("fmt", XML)
         return fmt if fmt in FORMATS else XML
+
+    def dispatch(self, request, *args, **kwargs):
+        # What citizens and their apps read may lag the command centre by a
+        # moment: GETs may be served by a replica (core/dbrouting.py).
+        if request.method in ("GET", "HEAD"):
+            with replica_reads():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         if kwargs.get("fmt") not in FORMATS:

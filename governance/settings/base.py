@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Read-your-own-writes when some reads go to a replica (core/dbrouting.py).
+    "core.dbrouting.ReplicaMiddleware",
     "notifications.middleware.LiveOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -159,6 +161,27 @@ def use_pool(databases: dict, default_size: int) -> int:
 
 
 DB_POOL_MAX_SIZE = use_pool(DATABASES, default_size=0)
+# Streaming replicas for reads that may lag (core/dbrouting.py, docs/replicas.md):
+# DATABASE_REPLICA_URLS, comma-separated, each a hot standby of DATABASE_URL's
+# database as the runtime role, become the aliases replica_1, replica_2…; only
+# reads that opt in go there. After a client or user writes, their reads stay
+# on the primary for REPLICA_STICKY_SECONDS (read-your-own-writes).
+# Tests never create, flush or migrate them: they mirror the primary. A URL may
+# itself hold commas (libpq's host list, h1:5432,h2:5432): URLs are split only
+# before the next scheme.
+_replica_urls = re.split(r",\s*(?=[a-z][a-z0-9+.-]*://)", env("DATABASE_REPLICA_URLS", default=""))
+for _number, _url in enumerate(filter(None, map(str.strip, _replica_urls)), start=1):
+    _replica = env.db_url_config(_url)
+    DATABASES[f"replica_{_number}"] = {
+        **_replica,
+        "ENGINE": DATABASES["default"]["ENGINE"],
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {**DATABASES["default"]["OPTIONS"], **_replica.get("OPTIONS", {})},
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["core.dbrouting.ReplicaRouter"]
+REPLICA_STICKY_SECONDS = env.int("REPLICA_STICKY_SECONDS", default=10)
 # Where a server process (uvicorn) runs HTTP requests (governance/asgi.py):
 # HTTP_PROCESSES worker processes, one request at a time each, the next
 # request to whichever is free (default: one per CPU). Requests are CPU-bound
