@@ -27,11 +27,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from . import limits
 from .errors import CaseInputError
 from .models import AttributeType, Category, CategoryAttribute
 
-MAX_STRING = 200
-MAX_TEXT = 4000
+MAX_STRING = limits.ATTRIBUTE_STRING
+MAX_TEXT = limits.ATTRIBUTE_TEXT
 MAX_NUMBER_CHARS = 40
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")

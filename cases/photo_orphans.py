@@ -3,7 +3,7 @@
 A photo is written to storage inside the transaction that records it (its
 checks and re-encoding must refuse the request before anything commits, and
 the row must name a file that exists). An action that fails deletes what it
-wrote (``services._files_removed_on_failure``); what is left by an enclosing
+wrote (``services.steps.files_removed_on_failure``); what is left by an enclosing
 transaction that rolled back, or by a process that died before commit, is
 found here: files under the photo folders that neither ``file`` nor
 ``thumbnail`` of any attachment names, older than PHOTOS_ORPHAN_MIN_AGE

@@ -34,73 +34,15 @@ from django.utils import timezone
 from core.db import fetchone_prepared
 from organisation.models import Role, RoleMembership
 
+from .actions import ACTIONS as WORKFLOW
+from .actions import COHANDLER, REPORTER
 from .models import Case, CaseFollower, CaseGroupObjectPermission, CaseUserObjectPermission
 
-REPORTER = "reporter"  # a pseudo-role: the person who reported the case
-COHANDLER = "cohandler"  # a member of a co-handling department, or a named person
-
-# The roles that may take each action, in order of preference (the first that
-# applies is recorded on the event).
-ACTION_ROLES: dict[str, tuple[str, ...]] = {
-    "register": (Role.DISPATCHER,),
-    "reject": (Role.DISPATCHER,),
-    "merge": (Role.DISPATCHER,),
-    "dispatch": (Role.DISPATCHER,),
-    "escalate": (Role.DISPATCHER,),
-    "acknowledge": (Role.HANDLER,),
-    "return": (Role.HANDLER,),
-    "request_extension": (Role.HANDLER,),
-    "approve_extension": (Role.DISPATCHER,),
-    "deny_extension": (Role.DISPATCHER,),
-    "request_suspension": (Role.HANDLER,),
-    "approve_suspension": (Role.DISPATCHER,),
-    "deny_suspension": (Role.DISPATCHER,),
-    "resume": (Role.DISPATCHER, Role.HANDLER),
-    "report_back": (Role.HANDLER,),
-    "inspect_pass": (Role.GRID_WORKER, Role.DISPATCHER),
-    "inspect_fail": (Role.GRID_WORKER, Role.DISPATCHER),
-    "rate": (REPORTER,),
-    "reopen": (REPORTER, Role.DISPATCHER),
-    "remind": (Role.SUPERVISOR, Role.DISPATCHER),
-    "supervise": (Role.SUPERVISOR,),
-    "add_cohandler": (Role.DISPATCHER,),
-    "comment": (
-        Role.DISPATCHER,
-        Role.HANDLER,
-        COHANDLER,
-        Role.SUPERVISOR,
-        Role.GRID_WORKER,
-    ),
-}
-
-# The model's transition method behind each action.
-TRANSITION_OF_ACTION = {
-    "register": "register",
-    "reject": "reject",
-    "merge": "merge_into",
-    "dispatch": "dispatch",
-    "escalate": "escalate",
-    "acknowledge": "acknowledge",
-    "return": "return_case",
-    "request_extension": "request_extension",
-    "approve_extension": "decide_extension",
-    "deny_extension": "decide_extension",
-    "request_suspension": "request_suspension",
-    "approve_suspension": "approve_suspension",
-    "deny_suspension": "deny_suspension",
-    "resume": "resume",
-    "report_back": "report_back",
-    "inspect_pass": "inspect_pass",
-    "inspect_fail": "inspect_fail",
-    "rate": "rate",
-    "reopen": "reopen",
-    "remind": "remind",
-    "supervise": "supervise",
-    "add_cohandler": "add_cohandler",
-    "comment": "comment",
-}
-
-ACTIONS = tuple(ACTION_ROLES)
+# What each action may be taken as, and the transition behind it, as the
+# registry of workflow actions (``cases.actions``) declares them.
+ACTION_ROLES: dict[str, tuple[str, ...]] = {a.name: a.roles for a in WORKFLOW.values()}
+TRANSITION_OF_ACTION: dict[str, str] = {a.name: a.transition for a in WORKFLOW.values()}
+ACTIONS = tuple(WORKFLOW)
 
 
 @dataclass(frozen=True)

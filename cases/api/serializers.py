@@ -16,7 +16,7 @@ from core.api_serializers import ModelSerializer, Serializer
 from grids.coords import CoordinateSystem
 from organisation.models import Department
 
-from .. import deadlines
+from .. import deadlines, limits
 from ..attributes import unstorable_text
 from ..categories import active_category
 from ..models import (
@@ -362,7 +362,7 @@ def photo_list(**kwargs):
 class ReportInputSerializer(Serializer):
     """What every report gives: staff reports and citizens' tips."""
 
-    description = serializers.CharField(max_length=4000)
+    description = serializers.CharField(max_length=limits.DESCRIPTION)
     lng = serializers.FloatField(
         min_value=-180,
         max_value=180,
@@ -372,7 +372,9 @@ class ReportInputSerializer(Serializer):
     )
     lat = serializers.FloatField(min_value=-90, max_value=90, required=False, default=None)
     crs = serializers.ChoiceField(choices=CoordinateSystem.choices, default=CoordinateSystem.WGS84)
-    address = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    address = serializers.CharField(
+        max_length=limits.ADDRESS, required=False, default="", allow_blank=True
+    )
     photos = photo_list()
     attributes = serializers.DictField(
         required=False,
@@ -383,7 +385,7 @@ class ReportInputSerializer(Serializer):
         ),
     )
     client_uuid = serializers.CharField(
-        max_length=100,
+        max_length=limits.IDEMPOTENCY_KEY,
         required=False,
         help_text=_("Idempotency key, if the Idempotency-Key header cannot be sent."),
     )
@@ -400,8 +402,12 @@ class CaseCreateSerializer(ReportInputSerializer):
     source = serializers.ChoiceField(choices=Source.choices, default=Source.GRID_WORKER)
     category = CategoryCodeField(required=False, allow_null=True, default=None)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=None)
-    reporter_name = serializers.CharField(max_length=100, required=False, default="")
-    reporter_phone = serializers.CharField(max_length=30, required=False, default="")
+    reporter_name = serializers.CharField(
+        max_length=limits.REPORTER_NAME, required=False, default=""
+    )
+    reporter_phone = serializers.CharField(
+        max_length=limits.REPORTER_PHONE, required=False, default=""
+    )
     reporter_email = serializers.EmailField(required=False, default="")
     self_handled = serializers.BooleanField(required=False, default=False)
     handling_photos = photo_list()
@@ -416,11 +422,13 @@ class VersionedSerializer(Serializer):
 
 
 class NoteSerializer(VersionedSerializer):
-    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    note = serializers.CharField(
+        max_length=limits.NOTE, required=False, default="", allow_blank=True
+    )
 
 
 class ReasonSerializer(VersionedSerializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=limits.NOTE)
 
 
 class RegisterSerializer(NoteSerializer):
@@ -441,7 +449,7 @@ class ExtensionRequestSerializer(ReasonSerializer):
 
 
 class ReportBackSerializer(VersionedSerializer):
-    note = serializers.CharField(max_length=2000)
+    note = serializers.CharField(max_length=limits.NOTE)
     photos = photo_list()
 
 
@@ -451,11 +459,13 @@ class InspectSerializer(NoteSerializer):
 
 class RateSerializer(VersionedSerializer):
     satisfaction = serializers.ChoiceField(choices=Satisfaction.choices)
-    comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    comment = serializers.CharField(
+        max_length=limits.NOTE, required=False, default="", allow_blank=True
+    )
 
 
 class DirectiveInputSerializer(VersionedSerializer):
-    message = serializers.CharField(max_length=2000)
+    message = serializers.CharField(max_length=limits.NOTE)
     due_at = serializers.DateTimeField()
 
 
@@ -465,7 +475,7 @@ class CohandlerSerializer(VersionedSerializer):
 
 
 class CommentSerializer(VersionedSerializer):
-    text = serializers.CharField(max_length=2000)
+    text = serializers.CharField(max_length=limits.NOTE)
     photos = photo_list()
 
 

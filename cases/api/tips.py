@@ -20,7 +20,7 @@ from core.api_serializers import ModelSerializer
 from core.throttles import PUBLIC_RATE_LIMITS
 from grids.selectors import OutsideJurisdiction, grid_for_point
 
-from .. import services
+from .. import limits, services
 from ..models import AttachmentKind, Case, Source, Status
 from ..photo_access import attachment_url
 from ..photos import hints_for_upload
@@ -73,9 +73,15 @@ class TipCreateSerializer(ReportInputSerializer):
         default=None,
         help_text=_("A category code from /api/v1/categories/ (citizen_visible); omit if unsure."),
     )
-    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    name = serializers.CharField(
+        max_length=limits.REPORTER_NAME, required=False, default="", allow_blank=True
+    )
     phone = serializers.CharField(
-        max_length=30, required=False, default="", allow_blank=True, validators=[PHONE]
+        max_length=limits.REPORTER_PHONE,
+        required=False,
+        default="",
+        allow_blank=True,
+        validators=[PHONE],
     )
     email = serializers.EmailField(required=False, default="", allow_blank=True)
 

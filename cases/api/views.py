@@ -4,10 +4,7 @@ service, and render; every rule lives in the services."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
-from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Polygon
 from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.utils.translation import gettext as _
@@ -23,8 +20,9 @@ from core.api_serializers import Serializer
 from core.dbrouting import replica_reads
 
 from .. import services
+from ..actions import workflow_action
 from ..errors import CaseInputError
-from ..models import FINAL_STATUSES, Case, DirectiveKind, Light, Status
+from ..models import FINAL_STATUSES, Case, Light, Status
 from ..selectors import (
     case_actions,
     case_after_action,
@@ -137,94 +135,45 @@ def _filtered(queryset, params: dict):
     return queryset
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One workflow action as an endpoint: its input and the service it calls."""
+ACTION_DESCRIPTION = """%(summary)s.
 
-    name: str
-    input: type[serializers.Serializer]
-    call: Any  # (case_id, user, validated data, versioned kwargs) -> None
-    summary: str
-
-
-def _cohandler(case, user, data, kw):
-    person = None
-    if data.get("user") is not None:
-        person = get_user_model().objects.filter(pk=data["user"], is_active=True).first()
-        if person is None:
-            raise CaseInputError(_("No such person."), field="user")
-    services.case_add_cohandler(
-        case=case, actor=user, department=data.get("department"), user=person, **kw
-    )
+Answers 200 once the action has committed: the case in full while you still
+see it so; otherwise (a return takes the case from your department, an
+escalation above your command level from you; a citizen sees only the public
+view of their own case) its id, number, new status and version, with
+``visible`` saying whether GET still shows you the case."""
 
 
-ENDPOINTS = [
-    Endpoint("register", s.RegisterSerializer, lambda c, u, d, kw: services.case_register(
-        case=c, actor=u, category=d["category"], urgency=d["urgency"], note=d["note"], **kw),
-        "Register (立案) a report"),
-    Endpoint("reject", s.ReasonSerializer, lambda c, u, d, kw: services.case_reject(
-        case=c, actor=u, reason=d["reason"], **kw), "Void (作废) a report"),
-    Endpoint("merge", s.MergeSerializer, lambda c, u, d, kw: services.case_merge(
-        case=c, actor=u, original=d["original"], note=d["note"], **kw),
-        "Merge a report into the case it duplicates"),
-    Endpoint("dispatch", s.DispatchSerializer, lambda c, u, d, kw: services.case_dispatch(
-        case=c, actor=u, department=d["department"], note=d["note"], **kw),
-        "Dispatch (派遣) or re-dispatch to a department"),
-    Endpoint("escalate", s.ReasonSerializer, lambda c, u, d, kw: services.case_escalate(
-        case=c, actor=u, reason=d["reason"], **kw), "Escalate to the command level above"),
-    Endpoint("acknowledge", s.NoteSerializer, lambda c, u, d, kw: services.case_acknowledge(
-        case=c, actor=u, reason=d["note"], **kw), "Acknowledge (签收) a dispatched case"),
-    Endpoint("return", s.ReasonSerializer, lambda c, u, d, kw: services.case_return(
-        case=c, actor=u, reason=d["reason"], **kw), "Return (退单) a case"),
-    Endpoint("request_extension", s.ExtensionRequestSerializer,
-        lambda c, u, d, kw: services.case_request_extension(
-            case=c, actor=u, amount=d["amount"], reason=d["reason"], **kw),
-        "Request an extension (延期)"),
-    Endpoint("approve_extension", s.NoteSerializer,
-        lambda c, u, d, kw: services.case_decide_extension(
-            case=c, actor=u, approve=True, note=d["note"], **kw), "Approve an extension"),
-    Endpoint("deny_extension", s.NoteSerializer,
-        lambda c, u, d, kw: services.case_decide_extension(
-            case=c, actor=u, approve=False, note=d["note"], **kw), "Deny an extension"),
-    Endpoint("request_suspension", s.ReasonSerializer,
-        lambda c, u, d, kw: services.case_request_suspension(
-            case=c, actor=u, reason=d["reason"], **kw), "Request a suspension (挂账)"),
-    Endpoint("approve_suspension", s.NoteSerializer,
-        lambda c, u, d, kw: services.case_approve_suspension(
-            case=c, actor=u, note=d["note"], **kw), "Approve a suspension"),
-    Endpoint("deny_suspension", s.NoteSerializer,
-        lambda c, u, d, kw: services.case_deny_suspension(
-            case=c, actor=u, reason=d["note"], **kw), "Deny a suspension"),
-    Endpoint("resume", s.NoteSerializer, lambda c, u, d, kw: services.case_resume(
-        case=c, actor=u, note=d["note"], **kw), "Resume a suspended case"),
-    Endpoint("report_back", s.ReportBackSerializer, lambda c, u, d, kw: services.case_report_back(
-        case=c, actor=u, note=d["note"], photos=d["photos"], **kw),
-        "Report the case handled (反馈), with photos"),
-    Endpoint("inspect_pass", s.InspectSerializer, lambda c, u, d, kw: services.case_inspect(
-        case=c, actor=u, passed=True, note=d["note"], photos=d["photos"], **kw),
-        "Inspection passed (核查通过): close the case"),
-    Endpoint("inspect_fail", s.InspectSerializer, lambda c, u, d, kw: services.case_inspect(
-        case=c, actor=u, passed=False, note=d["note"], photos=d["photos"], **kw),
-        "Inspection failed: rework"),
-    Endpoint("rate", s.RateSerializer, lambda c, u, d, kw: services.case_rate(
-        case=c, actor=u, satisfaction=d["satisfaction"], comment=d["comment"], **kw),
-        "Rate the outcome"),
-    Endpoint("reopen", s.ReasonSerializer, lambda c, u, d, kw: services.case_reopen(
-        case=c, actor=u, reason=d["reason"], **kw), "Reopen (重办) a closed case"),
-    Endpoint("remind", s.DirectiveInputSerializer,
-        lambda c, u, d, kw: services.case_issue_directive(
-            case=c, actor=u, kind=DirectiveKind.REMINDER, message=d["message"],
-            due_at=d["due_at"], **kw), "Send a reminder (催办)"),
-    Endpoint("supervise", s.DirectiveInputSerializer,
-        lambda c, u, d, kw: services.case_issue_directive(
-            case=c, actor=u, kind=DirectiveKind.SUPERVISION, message=d["message"],
-            due_at=d["due_at"], **kw), "Issue a supervision order (督办)"),
-    Endpoint("add_cohandler", s.CohandlerSerializer, _cohandler,
-        "Add a co-handling department (协办) or a named person"),
-    Endpoint("comment", s.CommentSerializer, lambda c, u, d, kw: services.case_comment(
-        case=c, actor=u, text=d["text"], photos=d["photos"], **kw),
-        "Add a note and photos"),
-]  # fmt: skip
+def action_endpoint(name: str):
+    """The endpoint of the workflow action ``name`` (``cases.actions``):
+    POST /api/v1/cases/{id}/<its url path>/ with its input serializer, calling
+    its service, documented from the registry. ``CaseViewSet`` calls this once
+    per action, as ``action_<name> = action_endpoint("<name>")``."""
+    workflow = workflow_action(name)
+    input_serializer = workflow.input_class
+
+    def view(self, request, pk=None):
+        data = dict(valid_input(input_serializer, request))
+        if data.get("expected_version") is None:
+            data.pop("expected_version", None)
+        workflow.run(case=int(pk), actor=request.user, data=data)
+        # The action has committed: its answer is its outcome, even when the
+        # case has left the actor's sight.
+        case, outcome = case_after_action(request.user, int(pk))
+        if case is not None and case.in_full:
+            return Response(self._detail(case))
+        return Response(s.ActionOutcomeSerializer.of(outcome, visible=case is not None))
+
+    view.__name__ = f"action_{name}"
+    view.__doc__ = workflow.summary
+    # @action replaces the function's kwargs, so the schema goes on after it.
+    view = action(detail=True, methods=["post"], url_path=workflow.url_path)(view)
+    return extend_schema(
+        request=input_serializer,
+        responses=ACTION_RESULT,
+        summary=workflow.summary,
+        description=ACTION_DESCRIPTION % {"summary": workflow.summary},
+    )(view)
 
 
 class CaseViewSet(viewsets.GenericViewSet):
@@ -294,48 +243,35 @@ class CaseViewSet(viewsets.GenericViewSet):
         """The actions the signed-in user may take on this case now."""
         return Response({"actions": case_actions(request.user, case_get(request.user, pk))})
 
+    # The workflow actions, one endpoint each, in the order of ``cases.actions``
+    # (tests/cases/test_actions.py holds the two lists to each other).
+    action_register = action_endpoint("register")
+    action_reject = action_endpoint("reject")
+    action_merge = action_endpoint("merge")
+    action_dispatch = action_endpoint("dispatch")
+    action_escalate = action_endpoint("escalate")
+    action_acknowledge = action_endpoint("acknowledge")
+    action_return = action_endpoint("return")
+    action_request_extension = action_endpoint("request_extension")
+    action_approve_extension = action_endpoint("approve_extension")
+    action_deny_extension = action_endpoint("deny_extension")
+    action_request_suspension = action_endpoint("request_suspension")
+    action_approve_suspension = action_endpoint("approve_suspension")
+    action_deny_suspension = action_endpoint("deny_suspension")
+    action_resume = action_endpoint("resume")
+    action_report_back = action_endpoint("report_back")
+    action_inspect_pass = action_endpoint("inspect_pass")
+    action_inspect_fail = action_endpoint("inspect_fail")
+    action_rate = action_endpoint("rate")
+    action_reopen = action_endpoint("reopen")
+    action_remind = action_endpoint("remind")
+    action_supervise = action_endpoint("supervise")
+    action_add_cohandler = action_endpoint("add_cohandler")
+    action_comment = action_endpoint("comment")
+
     def _detail(self, case: Case, *, loaded: bool = False) -> dict:
         """The case's detail. ``loaded``: a case the user has just reported,
         as the service left it, with its events and photos."""
         if not loaded:
             prefetch_related_objects([case], *s.CaseDetailSerializer.PREFETCH)
         return s.CaseDetailSerializer(case, context=self.get_serializer_context()).data
-
-
-ACTION_DESCRIPTION = """%(summary)s.
-
-Answers 200 once the action has committed: the case in full while you still
-see it so; otherwise (a return takes the case from your department, an
-escalation above your command level from you; a citizen sees only the public
-view of their own case) its id, number, new status and version, with
-``visible`` saying whether GET still shows you the case."""
-
-
-def _endpoint_view(endpoint: Endpoint):
-    def view(self, request, pk=None):
-        data = dict(valid_input(endpoint.input, request))
-        versioned = {}
-        if data.get("expected_version") is not None:
-            versioned["expected_version"] = data.pop("expected_version")
-        endpoint.call(int(pk), request.user, data, versioned)
-        # The action has committed: its answer is its outcome, even when the
-        # case has left the actor's sight.
-        case, outcome = case_after_action(request.user, int(pk))
-        if case is not None and case.in_full:
-            return Response(self._detail(case))
-        return Response(s.ActionOutcomeSerializer.of(outcome, visible=case is not None))
-
-    view.__name__ = f"action_{endpoint.name}"
-    view.__doc__ = str(endpoint.summary)
-    # @action replaces the function's kwargs, so the schema goes on after it.
-    view = action(detail=True, methods=["post"], url_path=endpoint.name.replace("_", "-"))(view)
-    return extend_schema(
-        request=endpoint.input,
-        responses=ACTION_RESULT,
-        summary=str(endpoint.summary),
-        description=ACTION_DESCRIPTION % {"summary": endpoint.summary},
-    )(view)
-
-
-for _endpoint in ENDPOINTS:
-    setattr(CaseViewSet, f"action_{_endpoint.name}", _endpoint_view(_endpoint))

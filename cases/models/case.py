@@ -31,6 +31,7 @@ from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from grids.models import Level
 
+from .. import limits
 from .categories import Stage, TimeUnit, Urgency
 
 
@@ -108,8 +109,8 @@ class Case(FSMModelMixin, models.Model):
         related_name="cases",
         help_text=_("Empty when a citizen was not sure; set at registration."),
     )
-    description = models.TextField(_("description"), max_length=4000)
-    address = models.CharField(_("address"), max_length=255, blank=True)
+    description = models.TextField(_("description"), max_length=limits.DESCRIPTION)
+    address = models.CharField(_("address"), max_length=limits.ADDRESS, blank=True)
     location = models.PointField(_("location"), srid=settings.GRIDS_SRID)
 
     # The grid and its ancestors, stored for filtering and rollups without joins.
@@ -140,8 +141,12 @@ class Case(FSMModelMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="reported_cases",
     )
-    reporter_name = models.CharField(_("reporter's name"), max_length=100, blank=True)
-    reporter_phone = models.CharField(_("reporter's phone"), max_length=30, blank=True)
+    reporter_name = models.CharField(
+        _("reporter's name"), max_length=limits.REPORTER_NAME, blank=True
+    )
+    reporter_phone = models.CharField(
+        _("reporter's phone"), max_length=limits.REPORTER_PHONE, blank=True
+    )
     reporter_email = models.EmailField(_("reporter's email"), blank=True)
 
     urgency = models.CharField(
@@ -225,7 +230,9 @@ class Case(FSMModelMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="cases",
     )
-    media_url = models.URLField(_("media link given by the reporter"), max_length=500, blank=True)
+    media_url = models.URLField(
+        _("media link given by the reporter"), max_length=limits.MEDIA_URL, blank=True
+    )
     attributes = models.JSONField(
         _("answers"),
         default=dict,
@@ -235,7 +242,7 @@ class Case(FSMModelMixin, models.Model):
     # Safe resubmission: one case per (scope, key); a retry with the same key
     # returns this case. The fingerprint tells a retry from a different request.
     submission_scope = models.CharField(max_length=40, blank=True, editable=False)
-    submission_key = models.CharField(max_length=100, blank=True, editable=False)
+    submission_key = models.CharField(max_length=limits.IDEMPOTENCY_KEY, blank=True, editable=False)
     submission_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     version = models.PositiveIntegerField(_("version"), default=1)
@@ -663,7 +670,7 @@ class CaseDirective(models.Model):
         related_name="+",
         help_text=_("Empty when the deadline sweep issued it."),
     )
-    message = models.TextField(_("message"), max_length=2000, blank=True)
+    message = models.TextField(_("message"), max_length=limits.NOTE, blank=True)
     due_at = models.DateTimeField(_("due at"))
     created_at = models.DateTimeField(_("issued at"), default=timezone.now)
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
@@ -714,8 +721,8 @@ class CaseFollower(models.Model):
         on_delete=models.CASCADE,
         related_name="followed_cases",
     )
-    name = models.CharField(_("name"), max_length=100, blank=True)
-    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    name = models.CharField(_("name"), max_length=limits.REPORTER_NAME, blank=True)
+    phone = models.CharField(_("phone"), max_length=limits.REPORTER_PHONE, blank=True)
     email = models.EmailField(_("email"), blank=True)
     via = models.ForeignKey(
         Case,

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from cases import services
 from cases.errors import SubmissionKeyReused
 from cases.models import ApiClient, Case, Source, Status
+from cases.services import steps
 from organisation.models import User
 from tests.api.helpers import Stored, client_for, error
 from tests.api.images import phone_photo, plain_jpeg, upload
@@ -304,19 +305,19 @@ def test_a_refused_attempt_does_not_use_up_the_key(world):
 
 @db
 def test_a_rolled_back_attempt_does_not_use_up_the_key(world, monkeypatch):
-    original = services._attach
+    original = steps.attach
 
     def failing(*args, **kwargs):
         original(*args, **kwargs)
         raise RuntimeError("after the insert")
 
-    monkeypatch.setattr(services, "_attach", failing)
+    monkeypatch.setattr(steps, "attach", failing)
     with pytest.raises(RuntimeError):
         services.case_report(
             reporter=world.grid_worker, source=Source.GRID_WORKER, description="a",
             lng=IN_G1[0], lat=IN_G1[1], idempotency_key=KEY,
         )  # fmt: skip
-    monkeypatch.setattr(services, "_attach", original)
+    monkeypatch.setattr(steps, "attach", original)
 
     case = services.case_report(
         reporter=world.grid_worker, source=Source.GRID_WORKER, description="a",
@@ -386,9 +387,9 @@ def test_an_anonymous_over_long_key_is_refused(world):
 @pytest.fixture
 def held_first_insert(monkeypatch):
     """The submission that inserts first holds its transaction open (in
-    ``_attach``, after the insert) until the other one waits on the unique
+    ``steps.attach``, after the insert) until the other one waits on the unique
     index; counts the inserts that got that far and the look-ups of the key."""
-    original_attach = services._attach
+    original_attach = steps.attach
     original_earlier = services._Submission.earlier
     seen = {"inserted": 0, "lookups": 0}
     guard = threading.Lock()
@@ -407,7 +408,7 @@ def held_first_insert(monkeypatch):
             seen["lookups"] += 1
         return original_earlier(self)
 
-    monkeypatch.setattr(services, "_attach", attach)
+    monkeypatch.setattr(steps, "attach", attach)
     monkeypatch.setattr(services._Submission, "earlier", earlier)
     return seen
 

@@ -22,6 +22,7 @@ from cases import services, tasks
 from cases.errors import CaseInputError
 from cases.models import AttachmentKind, Case, CaseAttachment, CaseEvent, Source, Status
 from cases.photos import THUMBNAIL_EDGE, prepare_photo
+from cases.services import steps
 from tests.api.helpers import Stored, client_for, error
 from tests.api.images import (
     BLUE,
@@ -298,11 +299,11 @@ def test_the_service_refuses_ten_photos_itself(world):
 
 @pytest.fixture
 def attach_then_fail(monkeypatch):
-    """Call it to make ``_attach`` store the photos, then fail the action in its
+    """Call it to make ``steps.attach`` store the photos, then fail the action in its
     transaction; it returns the names of the files that were written."""
 
     def arm() -> list[str]:
-        original = services._attach
+        original = steps.attach
         written = []
 
         def failing(case, event, photos, kind, actor):
@@ -312,7 +313,7 @@ def attach_then_fail(monkeypatch):
                 raise RuntimeError("the disk is fine, the next step is not")
             return attachments
 
-        monkeypatch.setattr(services, "_attach", failing)
+        monkeypatch.setattr(steps, "attach", failing)
         return written
 
     return arm

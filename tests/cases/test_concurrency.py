@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.utils import Error as DjangoDbError
 
-from cases import services
+from cases import deadlines, services
 from cases.errors import CaseConflict, CaseError, CaseNotFound
 from cases.models import Case, CaseEvent, Status
 from organisation.models import Role, RoleMembership
@@ -120,7 +120,7 @@ def test_the_dispatcher_who_locked_first_wins(world):
         lambda: services.case_dispatch(case=case.pk, actor=first),
         lambda: services.case_dispatch(case=case.pk, actor=second),
         first=0,
-        hook_target=(services.deadlines, "stage_start"),
+        hook_target=(deadlines, "stage_start"),
     )
 
     (_win, none), (nothing, conflict) = outcomes
@@ -169,7 +169,7 @@ def test_acknowledge_first_then_the_return_is_a_conflict(world):
         lambda: services.case_acknowledge(case=case.pk, actor=acknowledger),
         lambda: services.case_return(case=case.pk, actor=returner, reason="不属于本部门"),
         first=0,
-        hook_target=(services.deadlines, "stage_start"),
+        hook_target=(deadlines, "stage_start"),
     )
 
     (acknowledged, error), (_nothing, conflict) = outcomes
@@ -193,7 +193,7 @@ def test_return_first_then_the_acknowledgement_is_a_conflict(world):
         lambda: services.case_acknowledge(case=case.pk, actor=acknowledger),
         lambda: services.case_return(case=case.pk, actor=returner, reason="不属于本部门"),
         first=1,
-        hook_target=(services.deadlines, "stage_start"),
+        hook_target=(deadlines, "stage_start"),
     )
 
     (_nothing, conflict), (returned, error) = outcomes

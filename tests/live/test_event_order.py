@@ -11,6 +11,7 @@ from django.db import connection, transaction
 
 from cases import services
 from cases.models import Case, CaseEvent, Status
+from cases.services import steps
 from tests.cases.conftest import case_in, fresh, wait_until_blocked_by_this_session
 
 RACE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -38,7 +39,7 @@ def test_an_event_waits_for_the_transaction_that_recorded_one_before_it(world):
         reader.start()
         reader.join(timeout=10)
 
-    original = services.publish_on_commit
+    original = steps.publish_on_commit
     recorded = threading.Event()
 
     def hooked(event):
@@ -62,7 +63,7 @@ def test_an_event_waits_for_the_transaction_that_recorded_one_before_it(world):
         finally:
             connection.close()
 
-    services.publish_on_commit = hooked
+    steps.publish_on_commit = hooked
     try:
         threads = [
             threading.Thread(target=act, args=(first,), name="first"),
@@ -73,7 +74,7 @@ def test_an_event_waits_for_the_transaction_that_recorded_one_before_it(world):
         for thread in threads:
             thread.join(timeout=30)
     finally:
-        services.publish_on_commit = original
+        steps.publish_on_commit = original
     assert errors == []
     assert seen_while_first_open == []  # neither was visible: the second was waiting
     a = CaseEvent.objects.get(case=first, action="dispatched")
