@@ -63,6 +63,9 @@ configured Redis, not the development one, and the Celery tasks it queues
 there (photo thumbnails: no worker runs here) are dropped at the end. About
 100 s per server configuration.
 
+``--smoke`` (or ``BENCH_SMOKE=1``): every phase with 2 clients for about a
+second, with the same checks (tests/test_benchmarks.py).
+
 Run with ``bin/bench http_api`` (``bin/bench http_api --rate 110``).
 """
 
@@ -103,6 +106,7 @@ from _common import (
     machine_cpu,
     memory,
     proc_stat,
+    smoke_mode,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -143,6 +147,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--phases", default=",".join(PHASES), help=f"comma-separated, of: {', '.join(PHASES)}"
     )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, same checks")
+    if smoke_mode():  # explicit options still win
+        parser.set_defaults(clients=2, warmup=0.3, duration=1.0)
     args = parser.parse_args()
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(args.phases) - set(PHASES)
