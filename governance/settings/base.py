@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "governance.dbroles",  # migrate as the owner role, then grant the runtime role
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",  # list filters; its templates for the browsable API's filter form
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
