@@ -49,7 +49,7 @@ from PIL import Image  # noqa: E402
 
 from cases import services  # noqa: E402
 from cases.models import OPEN_STATUSES, Case, CaseEvent, Category, Source, Status  # noqa: E402
-from grids.demo_city import CITY  # noqa: E402
+from demo.city import CITY  # noqa: E402
 from grids.models import Area, Level  # noqa: E402
 from organisation.models import Department, Role, RoleMembership, User  # noqa: E402
 

@@ -34,7 +34,7 @@ import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from grids.demo_city import CITY_EXTENT  # noqa: E402
+from demo.city import CITY_EXTENT  # noqa: E402
 from grids.selectors import POINT_TO_GRID_SQL, grid_for_point, grids_for_points  # noqa: E402
 
 SINGLE = int(os.environ.get("BENCH_SINGLE", "200" if SMOKE else "5000"))

@@ -116,7 +116,7 @@ CREATE_P95_TARGET = 0.150  # s
 LIST_P95_TARGET = 0.100  # s
 PHOTO_BYTES = 1024 * 1024  # the photo is generated within 2% of this
 PHOTO_SIZE = (1200, 900)
-JITTER = 0.0003  # degrees, as cases/demo.py
+JITTER = 0.0003  # degrees, as demo/cases.py
 ASSIGNED_SINCE = date(2020, 1, 1)
 # The server's Redis (Celery broker, cache, channel layer): this logical
 # database of the configured server, not the development one, so that the
@@ -171,8 +171,8 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from cases.models import Case, CaseAttachment  # noqa: E402
 from cases.selectors import cases_visible_to  # noqa: E402
+from demo.city import CITY  # noqa: E402
 from governance.forwarded import uvicorn_args  # noqa: E402
-from grids.demo_city import CITY  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
 from grids.selectors import grids_for_points  # noqa: E402
 from organisation.models import Role, RoleMembership, User  # noqa: E402

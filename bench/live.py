@@ -241,8 +241,8 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from cases.audience import standing_groups  # noqa: E402
 from cases.models import Case, CaseEvent, Category  # noqa: E402
+from demo.city import CITY  # noqa: E402
 from governance.forwarded import uvicorn_args  # noqa: E402
-from grids.demo_city import CITY  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
 from organisation.models import Department, Role, RoleMembership, User  # noqa: E402
 

@@ -80,8 +80,8 @@ from cases.models import (
     Status,
 )
 from cases.sweep import sla_sweep
+from demo.city import CITY
 from governance.dbroles import as_owner
-from grids.demo_city import CITY
 from grids.models import Area, GridAssignment, Level
 from notifications.models import DigestMark, Notification
 from organisation.models import Department, Role, RoleMembership, User

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "grids",
     "cases",
     "notifications",
+    "demo",  # seed_demo_city; the production settings leave it out
 ]
 
 MIDDLEWARE = [
@@ -435,7 +436,7 @@ OPEN311_KEY_SERVICE = env(
     default="API keys are issued by the command centre's administrators (admin → API clients).",
 )
 
-# --- Demo data (organisation/demo.py) ---------------------------------------------
+# --- Demo data (the demo app; organisation/demo_accounts.py) ----------------------
 # seed_demo_city refuses to run without it (production turns it off): the demo
 # accounts share a published password. `check --deploy` tests every active
 # account for that password while there are at most this many of them, and the

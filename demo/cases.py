@@ -10,11 +10,10 @@ import random
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from cases import services
+from cases.models import Case, Category, Source, Status
 from grids.models import Area
 from organisation.models import Department, User
-
-from . import services
-from .models import Case, Category, Source, Status
 
 # How many demo cases to leave in each status.
 TARGETS = [
@@ -124,7 +123,7 @@ DEMO_QUESTIONS = {
 
 def create_demo_open311() -> str:
     """A demo Open311 client and a few category questions; returns the api_key."""
-    from .models import ApiClient, CategoryAttribute
+    from cases.models import ApiClient, CategoryAttribute
 
     ApiClient.objects.get_or_create(
         api_key=DEMO_API_KEY, defaults={"name": "随手拍演示应用 (demo citizen app)"}

@@ -7,10 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases.categories import load_standard_categories
-from cases.demo import create_demo_cases, create_demo_open311
-from grids import demo_city
+from demo import city as demo_city
+from demo.cases import create_demo_cases, create_demo_open311
+from demo.users import create_demo_users
 from grids.models import Area
-from organisation.demo import DEMO_PASSWORD, create_demo_users
+from organisation.demo_accounts import DEMO_PASSWORD
 
 
 class Command(BaseCommand):

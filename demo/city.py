@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.db import connection, transaction
 
-from .models import Area, Level
+from grids.models import Area, Level
 
 CITY = ("320400", "常州市", "Changzhou")
 CITY_EXTENT = (119.20, 31.20, 120.20, 32.00)  # min lng, min lat, max lng, max lat
@@ -296,9 +296,8 @@ class DemoCityInUse(RuntimeError):
 def delete_demo_city() -> None:
     """Remove the demo city with what refers to it: grid assignments, role
     memberships and departments in it, then its areas deepest first."""
+    from grids.models import GridAssignment
     from organisation.models import Department, RoleMembership
-
-    from .models import GridAssignment
 
     city = Area.objects.filter(code=CITY[0]).first()
     if city is None:
