@@ -105,7 +105,7 @@ def setup(*, media_root: str | None = None) -> str:
     if name != BENCH_DB_NAME:  # never write benchmark data anywhere else
         raise SystemExit(f"Django is set up on database {name!r}, not {BENCH_DB_NAME!r}")
 
-    from grids.demo_city import demo_city_present
+    from demo.city import demo_city_present
 
     if created:
         print(f"Created the benchmark database {BENCH_DB_NAME}.")

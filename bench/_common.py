@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +19,14 @@ import _benchdb
 # the benchmark's ids up in the development database.
 BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def smoke_mode(argv: list[str] | None = None) -> bool:
+    """``--smoke`` on the command line or ``BENCH_SMOKE=1``: the same steps and
+    checks at tiny sizes, so that tests/test_benchmarks.py can run every
+    benchmark in seconds and a change that breaks one fails the suite."""
+    argv = sys.argv[1:] if argv is None else argv
+    return "--smoke" in argv or os.environ.get("BENCH_SMOKE", "") not in ("", "0", "false")
 
 
 def proc_stat(pid: int) -> tuple[str, float] | None:
@@ -61,7 +70,11 @@ def machine_cpu() -> tuple[float, float]:
 
 
 def bench_redis_url(redis_url: str) -> str:
-    """``redis_url`` (the development Redis) with the benchmark's database."""
+    """``redis_url`` (the development Redis) with the benchmark's database, or
+    ``BENCH_REDIS_URL`` when set (the smoke runs of the test suite: the test
+    run's own database)."""
+    if os.environ.get("BENCH_REDIS_URL"):
+        return os.environ["BENCH_REDIS_URL"]
     parts = urlsplit(redis_url)
     if parts.path.lstrip("/") == str(BENCH_REDIS_DB):
         raise SystemExit(f"REDIS_URL already names database {BENCH_REDIS_DB}: give the dev one")

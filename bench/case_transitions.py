@@ -15,7 +15,10 @@ latency over all calls, then overall transitions per second.
 
 Cases and events cannot be deleted, so this runs against the benchmark
 database (``bench/_benchdb.py``), never the development one. Photos go to a
-temporary MEDIA_ROOT removed at the end.
+temporary MEDIA_ROOT removed at the end. Every case must end closed with
+one event per step, or the run ends with an error. ``--smoke`` (or
+``BENCH_SMOKE=1``) takes a handful of cases through one round
+(tests/test_benchmarks.py).
 
 Run with ``bin/bench case_transitions``.
 """
@@ -34,7 +37,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchdb
+from _common import smoke_mode
 
+SMOKE = smoke_mode()
 _media = tempfile.TemporaryDirectory(prefix="bench-media-")
 BENCH_DB = _benchdb.setup(media_root=_media.name)
 
@@ -44,13 +49,13 @@ from PIL import Image  # noqa: E402
 
 from cases import services  # noqa: E402
 from cases.models import OPEN_STATUSES, Case, CaseEvent, Category, Source, Status  # noqa: E402
-from grids.demo_city import CITY  # noqa: E402
+from demo.city import CITY  # noqa: E402
 from grids.models import Area, Level  # noqa: E402
 from organisation.models import Department, Role, RoleMembership, User  # noqa: E402
 
-CASES = int(os.environ.get("BENCH_CASES", "300"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-WARMUP = 10
+CASES = int(os.environ.get("BENCH_CASES", "5" if SMOKE else "300"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if SMOKE else "3"))
+WARMUP = 2 if SMOKE else 10
 STAGES = ("report", "register", "dispatch", "acknowledge", "report_back", "inspect_pass")
 TRANSITIONS = STAGES[1:]  # the stages that move an existing case
 

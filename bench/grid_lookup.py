@@ -2,7 +2,13 @@
 
 Prints single-point resolutions per second through the selector and through
 a raw SQL query on a plain psycopg connection (same statement, same points,
-same run) and their ratio, then bulk resolution of 10,000 points.
+same run) and their ratio, then bulk resolution of 10,000 points. Checks that
+the selector and the raw SQL agree, and that random points of the city's
+extent resolve; a failed check ends the run with an error.
+
+Runs on the benchmark database (``bench/_benchdb.py``: the demo city, seeded
+there once). ``--smoke`` (or ``BENCH_SMOKE=1``) runs the same steps with a
+few hundred points (tests/test_benchmarks.py).
 
 Run with ``bin/bench grid_lookup`` (provisions, seeds the demo city, runs).
 """
@@ -16,24 +22,28 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.local")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import django
+import _benchdb
+from _common import smoke_mode
 
-django.setup()
+SMOKE = smoke_mode()
+BENCH_DB = _benchdb.setup()
 
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from grids.demo_city import CITY_EXTENT, demo_city_present  # noqa: E402
+from demo.city import CITY_EXTENT  # noqa: E402
 from grids.selectors import POINT_TO_GRID_SQL, grid_for_point, grids_for_points  # noqa: E402
 
-SINGLE = int(os.environ.get("BENCH_SINGLE", "5000"))
-BULK = int(os.environ.get("BENCH_BULK", "10000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SINGLE = int(os.environ.get("BENCH_SINGLE", "200" if SMOKE else "5000"))
+BULK = int(os.environ.get("BENCH_BULK", "500" if SMOKE else "10000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if SMOKE else "3"))
+AGREE = min(500, SINGLE)  # points resolved both ways and compared
+# Share of random points in the city's extent that must resolve to a grid
+# (the demo city tiles its extent; the rest would fall in gaps).
+RESOLVED_AT_LEAST = 0.95
 
 
 def random_points(n: int, seed: int) -> list[tuple[float, float]]:
@@ -76,22 +86,19 @@ def time_bulk(points) -> float:
 
 
 def main() -> None:
-    if not demo_city_present():
-        print("Seeding the demo city first...")
-        call_command("seed_demo_city", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM grids_area WHERE level = 5")
         grids = cursor.fetchone()[0]
     print(
-        f"Demo city: {grids} grids. Single: {SINGLE} points x {ROUNDS} rounds; "
-        f"bulk: {BULK} points x {ROUNDS} rounds."
+        f"Benchmark database {BENCH_DB}: demo city {grids} grids. "
+        f"Single: {SINGLE} points x {ROUNDS} rounds; bulk: {BULK} points x {ROUNDS} rounds."
     )
 
     points = random_points(SINGLE, seed=1)
     with raw_connection() as raw:
         cursor = raw.cursor()
         # Same answers both ways, and warm caches and prepared statements.
-        for lng, lat in points[:500]:
+        for lng, lat in points[:AGREE]:
             cursor.execute(POINT_TO_GRID_SQL, (lng, lat))
             if cursor.fetchone()[0] != grid_for_point(lng=lng, lat=lat).id:
                 raise SystemExit(f"selector and raw SQL disagree at ({lng}, {lat})")
@@ -124,6 +131,10 @@ def main() -> None:
     )
     print(f"bulk check       : {resolved:,} of {BULK:,} random points in the city extent resolved")
     print("targets          : selector >= 1,500/s and >= 50% of raw; bulk >= 20,000/s")
+    if resolved < RESOLVED_AT_LEAST * BULK:
+        raise SystemExit(
+            f"check failed: only {resolved:,} of {BULK:,} random points resolved to a grid"
+        )
 
 
 if __name__ == "__main__":

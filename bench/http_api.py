@@ -63,6 +63,9 @@ configured Redis, not the development one, and the Celery tasks it queues
 there (photo thumbnails: no worker runs here) are dropped at the end. About
 100 s per server configuration.
 
+``--smoke`` (or ``BENCH_SMOKE=1``): every phase with 2 clients for about a
+second, with the same checks (tests/test_benchmarks.py).
+
 Run with ``bin/bench http_api`` (``bin/bench http_api --rate 110``).
 """
 
@@ -103,6 +106,7 @@ from _common import (
     machine_cpu,
     memory,
     proc_stat,
+    smoke_mode,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -112,7 +116,7 @@ CREATE_P95_TARGET = 0.150  # s
 LIST_P95_TARGET = 0.100  # s
 PHOTO_BYTES = 1024 * 1024  # the photo is generated within 2% of this
 PHOTO_SIZE = (1200, 900)
-JITTER = 0.0003  # degrees, as cases/demo.py
+JITTER = 0.0003  # degrees, as demo/cases.py
 ASSIGNED_SINCE = date(2020, 1, 1)
 # The server's Redis (Celery broker, cache, channel layer): this logical
 # database of the configured server, not the development one, so that the
@@ -143,6 +147,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--phases", default=",".join(PHASES), help=f"comma-separated, of: {', '.join(PHASES)}"
     )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, same checks")
+    if smoke_mode():  # explicit options still win
+        parser.set_defaults(clients=2, warmup=0.3, duration=1.0)
     args = parser.parse_args()
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(args.phases) - set(PHASES)
@@ -164,8 +171,8 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from cases.models import Case, CaseAttachment  # noqa: E402
 from cases.selectors import cases_visible_to  # noqa: E402
+from demo.city import CITY  # noqa: E402
 from governance.forwarded import uvicorn_args  # noqa: E402
-from grids.demo_city import CITY  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
 from grids.selectors import grids_for_points  # noqa: E402
 from organisation.models import Role, RoleMembership, User  # noqa: E402

@@ -87,6 +87,8 @@ Run with ``bin/bench live`` (``bin/bench live --clients 200 --duration 10``;
 ``--ws websockets,websockets-sansio`` compares uvicorn's two WebSocket
 implementations; ``--deflate on,off`` whether the clients offer
 permessage-deflate, which the server, run as bin/run runs it, declines).
+``--smoke`` (or ``BENCH_SMOKE=1``): 10 clients and a few transitions for a
+few seconds, with the same checks (tests/test_benchmarks.py).
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ from _common import (
     machine_cpu,
     memory,
     proc_stat,
+    smoke_mode,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -213,6 +216,12 @@ def parse_args() -> argparse.Namespace:
         default="bench._live_settings",
         help="DJANGO_SETTINGS_MODULE of the server and the driver",
     )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, same checks")
+    if smoke_mode():  # explicit options still win
+        parser.set_defaults(
+            clients=[10], rate=4.0, warmup=1.0, duration=2.0, grace=1.0, drain=10.0,
+            driver_processes=1, driver_threads=2, in_flight=2, probe=5,
+        )  # fmt: skip
     args = parser.parse_args()
     if any(d not in ("on", "off") for d in args.deflate):
         parser.error("--deflate takes on and/or off")
@@ -232,8 +241,8 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from cases.audience import standing_groups  # noqa: E402
 from cases.models import Case, CaseEvent, Category  # noqa: E402
+from demo.city import CITY  # noqa: E402
 from governance.forwarded import uvicorn_args  # noqa: E402
-from grids.demo_city import CITY  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
 from organisation.models import Department, Role, RoleMembership, User  # noqa: E402
 

@@ -81,7 +81,7 @@ from cases.models import (
 )
 from cases.sweep import sla_sweep
 from core.dbroles import as_owner
-from grids.demo_city import CITY
+from demo.city import CITY
 from grids.models import Area, GridAssignment, Level
 from notifications.models import DigestMark, Notification
 from organisation.models import Department, Role, RoleMembership, User

@@ -9,7 +9,7 @@ from django.db import DatabaseError
 
 @checks.register(checks.Tags.security, deploy=True)
 def check_demo_passwords(app_configs, **kwargs):
-    from .demo import users_with_the_demo_password
+    from .demo_accounts import users_with_the_demo_password
 
     try:
         usernames = users_with_the_demo_password()

@@ -6,7 +6,6 @@ import pytest
 from rest_framework import serializers
 
 from cases.api import serializers as s
-from cases.api.views import CaseFilterSerializer
 
 SERIALIZERS = [
     s.CaseCreateSerializer,
@@ -14,7 +13,6 @@ SERIALIZERS = [
     s.EventSerializer,
     s.AttachmentSerializer,
     s.ReportBackSerializer,
-    CaseFilterSerializer,
 ]
 
 

@@ -1,20 +1,34 @@
-"""Benchmarks run in smoke mode (small numbers, inside the test database), so
-a load that no longer fits the schema, or a check that no longer holds,
-fails the suite instead of a benchmark run weeks later."""
+"""Every benchmark runs in smoke mode (small numbers), so a load that no
+longer fits the schema, or a check that no longer holds, fails the suite
+instead of a benchmark run weeks later.
+
+The sweep benchmark runs in-process, inside the test database. The others
+run as ``bin/bench NAME --smoke`` does, in a process of their own (the HTTP
+and live ones start servers, which see only committed rows), on a benchmark
+database of this test run (``<test database>_bench``: created, migrated and
+seeded by ``bench/_benchdb.py`` like ``governance_bench``, dropped before and
+after) and this run's Redis database."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.utils import timezone
+from psycopg import sql
 
 from cases.models import CalendarYear, Case, Category
 from organisation.models import Department
+from tests.servers import database_url
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +95,112 @@ def test_the_benchmark_stops_when_its_load_is_broken(small_city, sla_bench):
     # no category is routed to a department: nothing could be loaded
     with pytest.raises(SystemExit, match="check failed: categories routed"):
         sla_bench.main(smoke=True)
+
+
+# --- The other benchmarks, each in a process of its own ----------------------------------
+
+
+def _owner_url() -> str:
+    runtime = settings.DATABASES["default"]
+    owner = getattr(settings, "DATABASE_OWNER", None)
+    return database_url({**runtime, **owner} if owner else runtime)
+
+
+def _drop_database(name: str) -> None:
+    owner = psycopg.conninfo.conninfo_to_dict(
+        _owner_url().replace("postgis://", "postgresql://", 1)
+    )
+    with psycopg.connect(**{**owner, "dbname": "postgres"}, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="module")
+def smoke_env():
+    """The environment of ``bench/NAME.py --smoke``: local settings, this run's
+    benchmark database (migrated and seeded afresh by the first benchmark) and
+    Redis database; no BENCH_* size the developer may have exported."""
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME") or (
+        "test_" + settings.DATABASES["default"]["NAME"]
+    )
+    bench_db = f"{test_name}_bench"
+    _drop_database(bench_db)
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("BENCH_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+        },
+        "DJANGO_SETTINGS_MODULE": "governance.settings.local",
+        "DEBUG": "false",
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "DATABASE_OWNER_URL": _owner_url(),
+        "BENCH_DB_NAME": bench_db,
+        "BENCH_REDIS_URL": settings.REDIS_URL,
+    }
+    yield env
+    _drop_database(bench_db)
+
+
+def run_smoke(name: str, env: dict) -> str:
+    """``bench/<name>.py --smoke``; its output, or the test fails with it."""
+    try:
+        result = subprocess.run(
+            [sys.executable, str(BENCH / f"{name}.py"), "--smoke"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"bench/{name}.py --smoke ran over {exc.timeout} s:\n{exc.stdout}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"bench/{name}.py --smoke failed:\n{output[-6000:]}"
+    return result.stdout
+
+
+def test_the_grid_lookup_benchmark_runs_in_smoke_mode(smoke_env):
+    out = run_smoke("grid_lookup", smoke_env)
+
+    assert "5891 grids" in out  # the demo city, seeded in the run's benchmark database
+    assert "bulk check       : 500 of 500 random points" in out
+    for line in ("single, selector", "single, raw SQL", "selector / raw"):
+        assert line in out
+
+
+def test_the_case_transitions_benchmark_runs_in_smoke_mode(smoke_env):
+    out = run_smoke("case_transitions", smoke_env)
+
+    assert "check          : 5 of 5 cases closed, 30 events written" in out
+    for stage in ("report", "register", "dispatch", "acknowledge", "report_back", "inspect_pass"):
+        assert f"\n{stage} " in out
+
+
+def test_the_http_api_benchmark_runs_in_smoke_mode(smoke_env):
+    out = run_smoke("http_api", smoke_env)
+
+    table = out[out.index("\nconfig ") :]
+    for phase in ("create", "create_photo", "list_worker", "list_dispatcher"):
+        row = next(line for line in table.splitlines() if f" {phase} " in line)
+        requests, non_2xx = int(row.split()[3].replace(",", "")), int(row.split()[9])
+        assert requests > 0 and non_2xx == 0, row
+
+
+def test_the_live_benchmark_runs_in_smoke_mode(smoke_env):
+    out = run_smoke("live", smoke_env)
+
+    assert "connected 10 of 10 clients" in out
+    assert "lost 0: met; duplicates 0: met" in out
+
+
+def test_a_benchmark_takes_smoke_mode_from_its_flag_or_the_environment(monkeypatch):
+    common = bench_module("_common")
+    monkeypatch.delenv("BENCH_SMOKE", raising=False)
+    assert not common.smoke_mode(["--rate", "110"])
+    assert common.smoke_mode(["--smoke"])
+    monkeypatch.setenv("BENCH_SMOKE", "0")
+    assert not common.smoke_mode([])
+    monkeypatch.setenv("BENCH_SMOKE", "1")
+    assert common.smoke_mode([])

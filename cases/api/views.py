@@ -5,32 +5,28 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from django.contrib.gis.geos import Polygon
-from django.db.models import Exists, OuterRef, prefetch_related_objects
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.db.models import prefetch_related_objects
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from core.api_errors import FormParser, JSONParser, MultiPartParser
-from core.api_serializers import Serializer
 from core.dbrouting import replica_reads
 
 from .. import services
 from ..actions import workflow_action
-from ..errors import CaseInputError
-from ..models import FINAL_STATUSES, Case, Light, Status
+from ..models import FINAL_STATUSES, Case
 from ..selectors import (
     case_actions,
     case_after_action,
     case_get,
     cases_visible_to,
-    open_directives,
 )
 from . import serializers as s
+from .filters import CaseFilter
 from .inputs import valid_input
 from .submission import HEADER, idempotency_key, replay_headers
 from .tips import TipStatusSerializer
@@ -58,81 +54,8 @@ class CaseCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 
     def get_ordering(self, request, queryset, view):
-        return getattr(view, "ordering", self.ordering)
-
-
-class CaseFilterSerializer(Serializer):
-    status = serializers.MultipleChoiceField(choices=Status.choices, required=False)
-    category = serializers.CharField(required=False, max_length=6)
-    area = serializers.IntegerField(required=False, min_value=1)
-    department = serializers.CharField(required=False, max_length=32)
-    light = serializers.ChoiceField(choices=Light.choices, required=False)
-    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
-    supervised = serializers.BooleanField(required=False, allow_null=True, default=None)
-    directive_overdue = serializers.BooleanField(
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text=gettext_lazy(
-            "true: cases with an open reminder or supervision order past its deadline."
-        ),
-    )
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
-    bbox = serializers.CharField(
-        required=False, help_text=_("min_lng,min_lat,max_lng,max_lat (WGS-84)")
-    )
-    ordering = serializers.ChoiceField(
-        choices=["-created_at", "created_at"], required=False, default="-created_at"
-    )
-
-    def validate_bbox(self, value: str):
-        try:
-            x0, y0, x1, y1 = (float(v) for v in value.split(","))
-        except ValueError:
-            raise serializers.ValidationError(
-                _("Give four numbers: min_lng,min_lat,max_lng,max_lat.")
-            ) from None
-        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-            raise serializers.ValidationError(_("The box is empty or outside WGS-84 bounds."))
-        return Polygon.from_bbox((x0, y0, x1, y1))
-
-
-def _filtered(queryset, params: dict):
-    from grids.models import Area
-
-    if params.get("status"):
-        queryset = queryset.filter(status__in=params["status"])
-    if params.get("category"):
-        queryset = queryset.filter(category__code=params["category"])
-    if params.get("department"):
-        queryset = queryset.filter(department__code=params["department"])
-    if params.get("area"):
-        path = Area.objects.filter(pk=params["area"]).values_list("path", flat=True).first()
-        if path is None:
-            raise CaseInputError(_("No such area."), field="area")
-        queryset = queryset.filter(area_path__startswith=path)
-    if params.get("light"):
-        queryset = queryset.filter(light=params["light"])
-    if params.get("overdue") is not None:
-        overdue = dict(light=Light.RED)
-        queryset = queryset.filter(**overdue) if params["overdue"] else queryset.exclude(**overdue)
-    if params.get("supervised") is not None:
-        queryset = queryset.filter(is_supervised=params["supervised"])
-    if params.get("directive_overdue") is not None:
-        late = Exists(
-            open_directives().filter(case=OuterRef("pk"), overdue_at__isnull=False).order_by()
-        )
-        queryset = queryset.filter(late if params["directive_overdue"] else ~late)
-    if params.get("created_after"):
-        queryset = queryset.filter(created_at__gte=params["created_after"])
-    if params.get("created_before"):
-        queryset = queryset.filter(created_at__lt=params["created_before"])
-    if params.get("bbox"):
-        box = params["bbox"]
-        box.srid = 4326
-        queryset = queryset.filter(location__within=box)
-    return queryset
+        # The list's ``ordering`` filter (CaseFilter) orders the queryset.
+        return queryset.query.order_by or self.ordering
 
 
 ACTION_DESCRIPTION = """%(summary)s.
@@ -182,24 +105,22 @@ class CaseViewSet(viewsets.GenericViewSet):
     serializer_class = s.CaseListSerializer
     queryset = Case.objects.none()  # for the schema (integer ids); see get_queryset
     pagination_class = CaseCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CaseFilter
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         return cases_visible_to(self.request.user)
 
-    @extend_schema(parameters=[CaseFilterSerializer], responses=s.CaseListSerializer(many=True))
+    @extend_schema(responses=s.CaseListSerializer(many=True))
     def list(self, request):
-        params = CaseFilterSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        ordering = params.validated_data["ordering"]
-        self.ordering = (ordering, "-id" if ordering.startswith("-") else "id")
-        statuses = params.validated_data.get("status")
+        queryset = self.filter_queryset(self.get_queryset())
         # Closed and rejected cases no longer change: their list may lag and
         # be read from a replica (core/dbrouting.py).
-        settled = bool(statuses) and set(statuses) <= set(FINAL_STATUSES)
+        statuses = set(request.query_params.getlist("status"))
+        settled = bool(statuses) and statuses <= set(FINAL_STATUSES)
         with replica_reads() if settled else nullcontext():
-            queryset = _filtered(self.get_queryset(), params.validated_data)
             page = self.paginate_queryset(s.CaseListSerializer.rows(queryset))
             return self.get_paginated_response(s.CaseListSerializer.represent(page))
 

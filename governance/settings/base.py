@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "core",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",  # list filters; its templates for the browsable API's filter form
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "grids",
     "cases",
     "notifications",
+    "demo",  # seed_demo_city; the production settings leave it out
 ]
 
 MIDDLEWARE = [
@@ -459,7 +461,7 @@ OPEN311_KEY_SERVICE = env(
     default="API keys are issued by the command centre's administrators (admin → API clients).",
 )
 
-# --- Demo data (organisation/demo.py) ---------------------------------------------
+# --- Demo data (the demo app; organisation/demo_accounts.py) ----------------------
 # seed_demo_city refuses to run without it (production turns it off): the demo
 # accounts share a published password. `check --deploy` tests every active
 # account for that password while there are at most this many of them, and the

@@ -1,16 +1,14 @@
-"""Demo passwords never reach production: seed_demo_city refuses to run
-without DEMO_DATA_ALLOWED (off in production), and ``check --deploy`` fails
-while an active account still signs in with the demo password."""
+"""Demo passwords never reach production: ``check --deploy`` fails while an
+active account still signs in with the demo password (the demo app, which
+creates them, is not installed there: tests/demo/test_demo_in_production.py)."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from grids.models import Area
-from organisation.demo import DEMO_PASSWORD, users_with_the_demo_password
+from organisation.demo_accounts import DEMO_PASSWORD, users_with_the_demo_password
 from organisation.models import User
 from tests.factories import UserFactory
 from tests.servers import production_command
@@ -18,24 +16,6 @@ from tests.servers import production_command
 
 def with_demo_password(username, **fields):
     return UserFactory(username=username, password=DEMO_PASSWORD, **fields)
-
-
-@pytest.mark.django_db
-def test_seed_demo_city_refuses_without_demo_data_allowed():
-    with override_settings(DEMO_DATA_ALLOWED=False), pytest.raises(CommandError, match="DEMO"):
-        call_command("seed_demo_city")
-
-    assert not Area.objects.exists()
-    assert not User.objects.filter(username__in=["admin", "dispatcher"]).exists()
-
-
-@pytest.mark.django_db
-def test_seed_demo_city_refuses_under_the_production_settings():
-    result = production_command("seed_demo_city")
-
-    assert result.returncode != 0
-    assert "DEMO_DATA_ALLOWED" in result.stderr
-    assert not Area.objects.exists()
 
 
 @pytest.mark.django_db

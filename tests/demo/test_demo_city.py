@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from grids.demo_city import build_tree, partition
+from demo.city import build_tree, partition
 from grids.models import Area, GridAssignment, Level
 from grids.selectors import grid_for_point
 from grids.topology import check_topology

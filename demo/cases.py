@@ -7,16 +7,13 @@ from __future__ import annotations
 import io
 import random
 
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from grids.demo_city import CITY
-from grids.models import Area, GridAssignment, Level
-from organisation.models import Department, RoleMembership, User
-
-from . import services
-from .models import Case, Category, RoutingRule, Source, Status
+from cases import services
+from cases.models import Case, Category, Source, Status
+from grids.models import Area
+from organisation.models import Department, User
 
 # How many demo cases to leave in each status.
 TARGETS = [
@@ -126,7 +123,7 @@ DEMO_QUESTIONS = {
 
 def create_demo_open311() -> str:
     """A demo Open311 client and a few category questions; returns the api_key."""
-    from .models import ApiClient, CategoryAttribute
+    from cases.models import ApiClient, CategoryAttribute
 
     ApiClient.objects.get_or_create(
         api_key=DEMO_API_KEY, defaults={"name": "随手拍演示应用 (demo citizen app)"}
@@ -142,32 +139,3 @@ def create_demo_open311() -> str:
                 defaults={**question, "order": order},
             )
     return DEMO_API_KEY
-
-
-class DemoCityInUse(RuntimeError):
-    pass
-
-
-def delete_demo_city() -> None:
-    """Remove the demo city (grids.demo_city) with what refers to it: grid assignments, role
-    memberships and departments in it, then its areas deepest first."""
-    city = Area.objects.filter(code=CITY[0]).first()
-    if city is None:
-        return
-    if Case.objects.filter(area_path__startswith=city.path).exists():
-        raise DemoCityInUse(
-            "The demo city has cases. Their history is append-only, so the city cannot be "
-            "replaced; start from an empty database instead."
-        )
-    subtree = Area.objects.subtree(city)
-    departments = Department.objects.filter(jurisdiction__in=subtree)
-    Category.objects.filter(default_department__in=departments).update(default_department=None)
-    RoutingRule.objects.filter(department__in=departments).delete()
-    groups = [d.group_id for d in departments if d.group_id]
-    GridAssignment.objects.filter(grid__in=subtree).delete()
-    RoleMembership.objects.filter(area__in=subtree).delete()
-    RoleMembership.objects.filter(department__in=departments).delete()
-    departments.delete()
-    Group.objects.filter(pk__in=groups).delete()
-    for level in sorted(Level, reverse=True):
-        Area.objects.subtree(city).filter(level=level).delete()

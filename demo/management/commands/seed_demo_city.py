@@ -7,15 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases.categories import load_standard_categories
-from cases.demo import (
-    DemoCityInUse,
-    create_demo_cases,
-    create_demo_open311,
-    delete_demo_city,
-)
-from grids import demo_city
+from demo import city as demo_city
+from demo.cases import create_demo_cases, create_demo_open311
+from demo.users import create_demo_users
 from grids.models import Area
-from organisation.demo import DEMO_PASSWORD, create_demo_users
+from organisation.demo_accounts import DEMO_PASSWORD
 
 
 class Command(BaseCommand):
@@ -44,8 +40,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             if reset:
                 try:
-                    delete_demo_city()
-                except DemoCityInUse as exc:
+                    demo_city.delete_demo_city()
+                except demo_city.DemoCityInUse as exc:
                     raise CommandError(str(exc)) from exc
             if demo_city.demo_city_present():
                 city = Area.objects.get(code=demo_city.CITY[0])

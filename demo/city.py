@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.db import connection, transaction
 
-from .models import Area, Level
+from grids.models import Area, Level
 
 CITY = ("320400", "常州市", "Changzhou")
 CITY_EXTENT = (119.20, 31.20, 120.20, 32.00)  # min lng, min lat, max lng, max lat
@@ -287,6 +287,42 @@ def demo_city_present() -> bool:
     if city is None:
         return False
     return Area.objects.subtree(city).counts_by_level() == EXPECTED_COUNTS
+
+
+class DemoCityInUse(RuntimeError):
+    pass
+
+
+def delete_demo_city() -> None:
+    """Remove the demo city with what refers to it: grid assignments, role
+    memberships and departments in it, then its areas deepest first."""
+    from grids.models import GridAssignment
+    from organisation.models import Department, RoleMembership
+
+    city = Area.objects.filter(code=CITY[0]).first()
+    if city is None:
+        return
+    from django.contrib.auth.models import Group
+
+    from cases.models import Case, Category, RoutingRule
+
+    if Case.objects.filter(area_path__startswith=city.path).exists():
+        raise DemoCityInUse(
+            "The demo city has cases. Their history is append-only, so the city cannot be "
+            "replaced; start from an empty database instead."
+        )
+    subtree = Area.objects.subtree(city)
+    departments = Department.objects.filter(jurisdiction__in=subtree)
+    Category.objects.filter(default_department__in=departments).update(default_department=None)
+    RoutingRule.objects.filter(department__in=departments).delete()
+    groups = [d.group_id for d in departments if d.group_id]
+    GridAssignment.objects.filter(grid__in=subtree).delete()
+    RoleMembership.objects.filter(area__in=subtree).delete()
+    RoleMembership.objects.filter(department__in=departments).delete()
+    departments.delete()
+    Group.objects.filter(pk__in=groups).delete()
+    for level in sorted(Level, reverse=True):
+        Area.objects.subtree(city).filter(level=level).delete()
 
 
 @transaction.atomic
