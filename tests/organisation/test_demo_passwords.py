@@ -42,7 +42,7 @@ def test_beyond_the_limit_only_demo_staff_and_superuser_accounts_are_tested():
     assert users_with_the_demo_password() == ["clerk", "handler", "root"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_deployment_check_fails_while_an_active_account_has_the_demo_password():
     # Hashed as production hashes (the test settings use a faster hasher).
     hashed = PBKDF2PasswordHasher().encode(DEMO_PASSWORD, "0123456789abcdef", iterations=1000)
