@@ -772,7 +772,9 @@ def tell(loads: list[LoadProcess], command: str, timeout: float) -> list[dict]:
     return [load.next_json(timeout) for load in loads]
 
 
-def run_storm(server: Server, loads: list[LoadProcess], env: dict, ours: dict) -> dict:
+def run_storm(
+    server: Server, loads: list[LoadProcess], env: dict, ours: dict, sampler: Sampler
+) -> dict:
     """Every client drops and reconnects at once (see the module's docstring)."""
     since = latest_event_id()
     tell(loads, "drop" if ARGS.storm_restart else "drop close", 60)
@@ -783,7 +785,12 @@ def run_storm(server: Server, loads: list[LoadProcess], env: dict, ours: dict) -
         ours["server"].add(server.pid)
     answers = tell(loads, f"storm {since} {ARGS.storm_jitter:g}", 300)
     began = min(a["began"] for a in answers)
+    done = max(a["done"] for a in answers)
+    time.sleep(SAMPLE_PERIOD * 2)  # a sample after the storm
+    cpu, busy, total, covered = sampler.between(began, done)
     return {
+        "cpu": {kind: seconds / max(covered, 1e-9) for kind, seconds in cpu.items()},
+        "machine_busy": busy / max(total, 1e-9),
         "restart": restart,
         "since": since,
         "back": sum(a["storm"] for a in answers),
@@ -792,7 +799,7 @@ def run_storm(server: Server, loads: list[LoadProcess], env: dict, ours: dict) -
         "attempts": sum(a["attempts"] for a in answers),
         "events": sum(a["events"] for a in answers),
         "ready_seconds": max(a["ready"] for a in answers) - began,
-        "seconds": max(a["done"] for a in answers) - began,
+        "seconds": done - began,
         "ready_p95": max(a["ready_latency"].get("p95", 0) for a in answers),
         "resync_p95": max(a["resync_latency"].get("p95", 0) for a in answers),
     }
@@ -809,6 +816,11 @@ def print_storm(number: int, n: int, storm: dict) -> None:
         f"subscribed {storm['ready_p95'] * 1000:,.0f} ms, resync {storm['resync_p95'] * 1000:,.0f}"
         f" ms; {storm['events']:,} events resynced since id {storm['since']}); jitter "
         f"{ARGS.storm_jitter:g} s",
+        flush=True,
+    )
+    cpu = ", ".join(f"{kind} {share:.2f}" for kind, share in sorted(storm["cpu"].items()))
+    print(
+        f"    CPU during the storm, in cores: {cpu}; the machine {storm['machine_busy']:.0%} busy",
         flush=True,
     )
     for sample in storm["failure_samples"]:
@@ -926,7 +938,7 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             print(f"    failure: {sample}", flush=True)
         storms = []
         for number in range(1, ARGS.storms + 1):
-            storms.append(run_storm(server, loads, env, ours))
+            storms.append(run_storm(server, loads, env, ours, sampler))
             print_storm(number, n, storms[-1])
         if not ARGS.drive:
             return Phase.storms_only(config, n, connect, storms)
