@@ -66,9 +66,10 @@ copy per client and event), deliveries, fan-out per event; lost,
 duplicated and unexpected events; the transitions achieved per second and
 what the push costs the driver; uvicorn RSS (VmRSS) before connecting,
 with everyone connected, and its peak (VmHWM); CPU during the measured
-window of the server, the load and driver processes, Redis, PostgreSQL for
-the benchmark database, and of unrelated processes (tests someone runs:
-the 2 cores are shared, and a note says when the figures suffer from it).
+window of the server (and apart, its HTTP worker processes: ``http``), the
+load and driver processes, Redis, PostgreSQL for the benchmark database,
+and of unrelated processes (tests someone runs: the 2 cores are shared,
+and a note says when the figures suffer from it).
 The load process's own event loop lag is shown too: it adds to the
 latencies it measures.
 
@@ -196,6 +197,11 @@ def parse_args() -> argparse.Namespace:
         "--load-processes",
         default="auto",
         help=f"client processes (auto: one per {CLIENTS_PER_LOAD_PROCESS:,} clients)",
+    )
+    parser.add_argument(
+        "--server-log-level",
+        default="info",
+        help="uvicorn's --log-level (info, as bin/run: three lines per WebSocket connection)",
     )
     parser.add_argument("--storms", type=int, default=3, help="reconnection storms (0: none)")
     jitter = "seconds over which a storm's clients spread their first reconnect (0: at once)"
@@ -552,7 +558,7 @@ class Server:
         command = [
             sys.executable, "-m", "uvicorn", "governance.asgi:application",
             "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
-            "--no-access-log", "--ws", self.ws,
+            "--no-access-log", "--ws", self.ws, "--log-level", ARGS.server_log_level,
             # as bin/run serves it: a third of the memory per connection
             "--ws-per-message-deflate", "false",
             *uvicorn_args(),  # forwarded headers as bin/run trusts them
@@ -579,6 +585,13 @@ class Server:
     @property
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
+
+    def children(self) -> set[int]:
+        """The server's child processes: its HTTP workers (governance/asgi.py)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        with contextlib.suppress(OSError):
+            return {int(pid) for pid in path.read_text().split()}
+        return set()
 
     def memory(self) -> dict[str, int]:
         return memory(self.pid)
@@ -783,6 +796,7 @@ def run_storm(
         server.stop()
         restart = server.start(env)
         ours["server"].add(server.pid)
+        ours["http"].update(server.children())
     answers = tell(loads, f"storm {since} {ARGS.storm_jitter:g}", 300)
     began = min(a["began"] for a in answers)
     done = max(a["done"] for a in answers)
@@ -915,6 +929,7 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             flush=True,
         )
         ours = {"server": {server.pid}, "bench": {os.getpid()}, "load": set(), "driver": set()}
+        ours["http"] = server.children()
         sampler = Sampler(ours, server.pid)
         sampler.sample()
         sampler.start()
