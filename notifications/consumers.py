@@ -43,6 +43,7 @@ import uuid
 from collections import deque
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -148,6 +149,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
             last_event_id=last_event_id,
             groups=[own],
         )
+
+    async def websocket_disconnect(self, message):
+        # As Channels' own, without its hop to Django's sync thread to close
+        # stale database connections (see ``dispatch``): when clients drop
+        # together, thousands of those queued there.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code):
         for group in list(getattr(self, "joined", ())):
