@@ -18,6 +18,18 @@ seconds: a server that fell behind is still delivering). It then closes
 every connection, writes what each client received to
 ``spec["out"]`` and prints a last JSON line of totals.
 
+A reconnection storm (bench/live.py ``--storms``): the line ``drop`` says
+that every connection is about to go (the server is restarted, or the
+clients hang up themselves with ``drop close``): closing then is no failure;
+the process answers ``{"dropped": ...}``. The line ``storm SINCE JITTER``
+then reconnects every client at once, each after a random wait of up to
+JITTER seconds (the first backoff of static/governance/live.js, full
+jitter), as a client does when its socket closes: connect (retrying with
+exponential backoff and full jitter when refused), ``welcome``, subscribe
+again, then resync with ``GET /api/v1/events/?since=SINCE`` (pages while
+``has_more``). The process answers ``{"storm": ...}`` once every client is
+resynced or has failed, with the time from the command to the last one.
+
 For every ``case.event`` a client keeps the event id and ``time.time()`` when
 the frame was read; other message types are counted by type. A connection
 that closes before ``stop`` is a failure (with its close code). A task
@@ -38,6 +50,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import resource
 import sys
 import time
@@ -49,6 +62,9 @@ from websockets.exceptions import ConnectionClosed
 LAG_PERIOD = 0.05  # s between two event loop lag samples
 CLOSE_CONCURRENCY = 200  # closing handshakes at once at the end
 MAX_SAMPLES = 5  # failure messages kept per kind
+RETRY_FIRST = 1.0  # s, the first reconnect backoff ceiling (static/governance/live.js)
+RETRY_MAX = 30.0  # s, its largest
+EVENT_PAGE = 200  # events per resync page (live.js)
 LAST_RECEIVED = [0.0]  # time.time() of the last message any client read
 
 
@@ -79,6 +95,9 @@ class Client:
         self.other: Counter = Counter()
         self.other_times: list[float] = []  # when each message but case.event was read
         self.ready = asyncio.Event()
+        self.dropping = False  # a storm is coming: a close now is no failure
+        self.listener: asyncio.Task | None = None
+        self.storm: dict = {}
 
     def fail(self, reason: str) -> None:
         if not self.failure:
@@ -90,20 +109,10 @@ class Client:
         if delay > 0:
             await asyncio.sleep(delay)
         spec = self.spec
-        uri = f"ws://{spec['host']}:{spec['port']}{spec['path']}"
         async with gate:
             self.started = time.time()
             try:
-                self.ws = await connect(
-                    uri,
-                    additional_headers={"Authorization": f"Token {self.token}"},
-                    compression="deflate" if spec["deflate"] else None,
-                    proxy=None,
-                    open_timeout=spec["timeout"],
-                    ping_interval=None,  # the server pings; a phone app need not
-                    close_timeout=5,
-                    max_size=2**20,
-                )
+                self.ws = await self._open()
             except Exception as exc:  # refused, timed out, rejected upgrade
                 self.fail(f"connect: {type(exc).__name__}: {exc}")
                 return
@@ -120,14 +129,84 @@ class Client:
         self.ready.set()
         if self.failure:
             return
+        await self._listen(stopping)
+
+    async def _open(self):
+        spec = self.spec
+        return await connect(
+            f"ws://{spec['host']}:{spec['port']}{spec['path']}",
+            additional_headers={"Authorization": f"Token {self.token}"},
+            compression="deflate" if spec["deflate"] else None,
+            proxy=None,
+            open_timeout=spec["timeout"],
+            ping_interval=None,  # the server pings; a phone app need not
+            close_timeout=5,
+            max_size=2**20,
+        )
+
+    async def _listen(self, stopping: asyncio.Event) -> None:
+        ws = self.ws
         try:
-            async for text in self.ws:
+            async for text in ws:
                 self._receive(text, time.time())
         except ConnectionClosed:
             pass
-        if not stopping.is_set():
-            rcvd = self.ws.close_rcvd
+        if not stopping.is_set() and not self.dropping:
+            rcvd = ws.close_rcvd
             self.closed_early = f"code {rcvd.code if rcvd else 'none'} at {time.time():.3f}"
+
+    async def reconnect(
+        self, since: int, jitter: float, gate: asyncio.Semaphore, stopping: asyncio.Event
+    ) -> None:
+        """One client's part of a storm: back, subscribed and resynced."""
+        began = time.time()
+        storm = self.storm = {"began": began, "attempts": 0, "failure": "", "events": 0}
+        await asyncio.sleep(random.uniform(0, jitter))
+        deadline = began + self.spec["timeout"]
+        ceiling = RETRY_FIRST
+        while True:
+            storm["attempts"] += 1
+            try:
+                async with gate:
+                    self.ws = await self._open()
+                self.joined = []
+                await asyncio.wait_for(self._handshake(), max(0.1, deadline - time.time()))
+                if self.failure:
+                    raise RuntimeError(self.failure)
+                break
+            except Exception as exc:  # refused or closed: back off with full jitter
+                self.failure = ""
+                if time.time() + ceiling > deadline:
+                    storm["failure"] = f"reconnect: {type(exc).__name__}: {exc}"
+                    return
+                await asyncio.sleep(random.uniform(0, ceiling))
+                ceiling = min(RETRY_MAX, ceiling * 2)
+        storm["ready"] = time.time()
+        self.dropping = False
+        self.listener = asyncio.create_task(self._listen(stopping))
+        try:
+            storm["events"] = await asyncio.wait_for(
+                self._resync(since), max(0.1, deadline - time.time())
+            )
+        except Exception as exc:
+            storm["failure"] = f"resync: {type(exc).__name__}: {exc}"
+            return
+        storm["resynced"] = time.time()
+
+    async def _resync(self, since: int) -> int:
+        """GET /api/v1/events/?since=N, page after page; the events read."""
+        count = 0
+        while True:
+            page = await get_json(
+                self.spec["host"],
+                self.spec["port"],
+                f"/api/v1/events/?since={since}&limit={EVENT_PAGE}",
+                self.token,
+            )
+            count += len(page["events"])
+            since = page["last_id"]
+            if not page["has_more"]:
+                return count
 
     async def _handshake(self) -> None:
         ws = self.ws
@@ -190,6 +269,75 @@ class Client:
         }
 
 
+async def get_json(host: str, port: int, path: str, token: str) -> dict:
+    """One HTTP/1.1 GET with a token; the JSON body of a 200 answer."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Token {token}\r\n"
+            "Accept: application/json\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
+        await writer.drain()
+        data = await reader.read()
+    finally:
+        writer.close()
+    head, _sep, body = data.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1] if head else b"none"
+    if status != b"200":
+        raise RuntimeError(f"HTTP {status.decode('latin-1')}: {body[:200]!r}")
+    if b"transfer-encoding: chunked" in head.lower():
+        body = dechunk(body)
+    return json.loads(body)
+
+
+def dechunk(body: bytes) -> bytes:
+    out, rest = [], body
+    while rest:
+        size, _sep, rest = rest.partition(b"\r\n")
+        n = int(size.split(b";")[0], 16)
+        if n == 0:
+            break
+        out.append(rest[:n])
+        rest = rest[n + 2 :]
+    return b"".join(out)
+
+
+async def storm(clients: list, command: list[str], gate, stopping) -> dict:
+    """Every client reconnects and resyncs (see the module's docstring)."""
+    since, jitter = int(command[1]), float(command[2])
+    began = time.time()
+    await asyncio.gather(*(c.reconnect(since, jitter, gate, stopping) for c in clients))
+    failed = [c.storm["failure"] for c in clients if c.storm["failure"]]
+    ok = [c.storm for c in clients if not c.storm["failure"]]
+    return {
+        "storm": len(ok),
+        "failed": len(failed),
+        "failure_samples": failed[:MAX_SAMPLES],
+        "began": began,
+        "ready": max((s["ready"] for s in ok), default=began),
+        "done": max((s["resynced"] for s in ok), default=began),
+        "attempts": sum(c.storm["attempts"] for c in clients),
+        "events": sum(s["events"] for s in ok),
+        "ready_latency": spread([s["ready"] - s["began"] for s in ok]),
+        "resync_latency": spread([s["resynced"] - s["ready"] for s in ok]),
+    }
+
+
+async def drop(clients: list, command: list[str]) -> dict:
+    """Every client expects its connection to go; with ``close``, hangs up."""
+    for c in clients:
+        c.dropping = True
+    if command[1:] == ["close"]:
+        closing = asyncio.Semaphore(CLOSE_CONCURRENCY)
+
+        async def close(client) -> None:
+            async with closing:
+                await client.close()
+
+        await asyncio.gather(*(close(c) for c in clients))
+    return {"dropped": len(clients)}
+
+
 async def sample_lag(samples: list[tuple[float, float]], stopping: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     while not stopping.is_set():
@@ -198,13 +346,22 @@ async def sample_lag(samples: list[tuple[float, float]], stopping: asyncio.Event
         samples.append((time.time(), max(0.0, loop.time() - due)))
 
 
-async def read_stop(stopping: asyncio.Event) -> None:
+async def read_commands(stopping: asyncio.Event, clients: list, gate, closing) -> None:
+    """``stop``, or the ``drop`` and ``storm`` of a reconnection storm."""
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line or line.strip() == "stop":
+        command = line.split()
+        if not command or command[0] == "stop":
             stopping.set()
             return
+        if command[0] == "drop":
+            answer = await drop(clients, command)
+        elif command[0] == "storm":
+            answer = await storm(clients, command, gate, closing)
+        else:
+            answer = {"error": f"unknown command {command[0]!r}"}
+        print(json.dumps(answer), flush=True)
 
 
 def spread(values: list[float]) -> dict:
@@ -225,8 +382,8 @@ async def run(spec: dict) -> None:
     lag: list[tuple[float, float]] = []
     lag_task = asyncio.create_task(sample_lag(lag, stopping))
     stop_requested = asyncio.Event()
-    stop_task = asyncio.create_task(read_stop(stop_requested))
     gate = asyncio.Semaphore(spec["handshakes"])
+    stop_task = asyncio.create_task(read_commands(stop_requested, clients, gate, stopping))
     began = spec.get("start_at") or time.time()
     tasks = [
         asyncio.create_task(c.run(began + c.index / spec["ramp"], gate, stopping)) for c in clients
@@ -272,6 +429,7 @@ async def run(spec: dict) -> None:
     close_started = time.time()
     await asyncio.gather(*(close(c) for c in clients))
     close_seconds = time.time() - close_started
+    tasks += [c.listener for c in clients if c.listener is not None]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -30,6 +30,17 @@ run's own: see bench/_live_settings.py). Then, for each ``--clients`` count
    ``sync_to_async``, as for an API request under uvicorn; with ``thread``
    in plain threads, as in a Celery task. A probe after the run compares
    that publisher with ``async_to_sync`` (an event loop per push).
+   Storm. Before driving, ``--storms`` reconnection storms (3 by default):
+   uvicorn is stopped and started again on the same port, as on a deploy
+   or after a crash (``--no-storm-restart``: the clients hang up
+   themselves and the server stays), and every client reconnects at once,
+   each after a random wait of up to ``--storm-jitter`` seconds (the first
+   backoff of static/governance/live.js, full jitter; 0: all at the same
+   instant), subscribes again and resyncs with ``GET
+   /api/v1/events/?since=N`` (N: the last event id before the drop).
+   Printed: the time from the reconnect signal to the last client
+   resynced, to the last one subscribed, and the failures. ``--no-drive``
+   stops after the storms.
 3. Check. ``--grace`` seconds after the window ends, and once no message
    has come for 2 s (at most ``--drain`` seconds more: a server that fell
    behind is still delivering), the clients hang up.
@@ -55,9 +66,10 @@ copy per client and event), deliveries, fan-out per event; lost,
 duplicated and unexpected events; the transitions achieved per second and
 what the push costs the driver; uvicorn RSS (VmRSS) before connecting,
 with everyone connected, and its peak (VmHWM); CPU during the measured
-window of the server, the load and driver processes, Redis, PostgreSQL for
-the benchmark database, and of unrelated processes (tests someone runs:
-the 2 cores are shared, and a note says when the figures suffer from it).
+window of the server (and apart, its HTTP worker processes: ``http``), the
+load and driver processes, Redis, PostgreSQL for the benchmark database,
+and of unrelated processes (tests someone runs: the 2 cores are shared,
+and a note says when the figures suffer from it).
 The load process's own event loop lag is shown too: it adds to the
 latencies it measures.
 
@@ -189,6 +201,19 @@ def parse_args() -> argparse.Namespace:
         default="auto",
         help=f"client processes (auto: one per {CLIENTS_PER_LOAD_PROCESS:,} clients)",
     )
+    parser.add_argument(
+        "--server-log-level",
+        default="info",
+        help="uvicorn's --log-level (info, as bin/run: three lines per WebSocket connection)",
+    )
+    parser.add_argument("--storms", type=int, default=3, help="reconnection storms (0: none)")
+    jitter = "seconds over which a storm's clients spread their first reconnect (0: at once)"
+    parser.add_argument("--storm-jitter", type=float, default=1.0, help=jitter)
+    for flag, text in (
+        ("--storm-restart", "restart uvicorn for a storm (as a deploy), or let clients hang up"),
+        ("--drive", "drive transitions after the storms (--no-drive: connect and storms only)"),
+    ):
+        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=True, help=text)
     parser.add_argument("--driver-processes", type=int, default=2)
     parser.add_argument(
         "--push-from",
@@ -542,7 +567,7 @@ class Server:
         command = [
             sys.executable, "-m", "uvicorn", "governance.asgi:application",
             "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
-            "--no-access-log", "--ws", self.ws,
+            "--no-access-log", "--ws", self.ws, "--log-level", ARGS.server_log_level,
             # as bin/run serves it: a third of the memory per connection
             "--ws-per-message-deflate", "false",
             *uvicorn_args(),  # forwarded headers as bin/run trusts them
@@ -569,6 +594,13 @@ class Server:
     @property
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
+
+    def children(self) -> set[int]:
+        """The server's child processes: its HTTP workers (governance/asgi.py)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        with contextlib.suppress(OSError):
+            return {int(pid) for pid in path.read_text().split()}
+        return set()
 
     def memory(self) -> dict[str, int]:
         return memory(self.pid)
@@ -665,6 +697,14 @@ class Phase:
     server_errors: list[str]
     driver_log_errors: list[str]
     problems: list[str] = field(default_factory=list)
+    storms: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def storms_only(cls, config: str, n: int, connect: dict, storms: list[dict]) -> Phase:
+        phase = cls(config, n, connect, [], {}, {}, 0, 0, 0, 0, {}, 0, 0, 0, 0, [], [])
+        phase.storms = storms
+        phase.problems = storm_problems(phase)
+        return phase
 
 
 def load_process_count(n: int) -> int:
@@ -735,6 +775,79 @@ def merge_ready(ready: list[dict]) -> dict:
         "ready_p95": max(r["ready_latency"].get("p95", 0) for r in ready),
         "ready_max": max(r["ready_latency"].get("max", 0) for r in ready),
     }  # fmt: skip
+
+
+STORM_TARGET = 15.0  # s for 5,000 clients to be back and resynced
+
+
+def latest_event_id() -> int:
+    event_id = CaseEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    connection.close()
+    return event_id
+
+
+def tell(loads: list[LoadProcess], command: str, timeout: float) -> list[dict]:
+    """A command to every load process; their answers."""
+    for load in loads:
+        load.proc.stdin.write(command + "\n")
+        load.proc.stdin.flush()
+    return [load.next_json(timeout) for load in loads]
+
+
+def run_storm(
+    server: Server, loads: list[LoadProcess], env: dict, ours: dict, sampler: Sampler
+) -> dict:
+    """Every client drops and reconnects at once (see the module's docstring)."""
+    since = latest_event_id()
+    tell(loads, "drop" if ARGS.storm_restart else "drop close", 60)
+    restart = 0.0
+    if ARGS.storm_restart:
+        server.stop()
+        restart = server.start(env)
+        ours["server"].add(server.pid)
+        ours["http"].update(server.children())
+    answers = tell(loads, f"storm {since} {ARGS.storm_jitter:g}", 300)
+    began = min(a["began"] for a in answers)
+    done = max(a["done"] for a in answers)
+    time.sleep(SAMPLE_PERIOD * 2)  # a sample after the storm
+    cpu, busy, total, covered = sampler.between(began, done)
+    return {
+        "cpu": {kind: seconds / max(covered, 1e-9) for kind, seconds in cpu.items()},
+        "machine_busy": busy / max(total, 1e-9),
+        "restart": restart,
+        "since": since,
+        "back": sum(a["storm"] for a in answers),
+        "failed": sum(a["failed"] for a in answers),
+        "failure_samples": [s for a in answers for s in a["failure_samples"]][:5],
+        "attempts": sum(a["attempts"] for a in answers),
+        "events": sum(a["events"] for a in answers),
+        "ready_seconds": max(a["ready"] for a in answers) - began,
+        "seconds": done - began,
+        "ready_p95": max(a["ready_latency"].get("p95", 0) for a in answers),
+        "resync_p95": max(a["resync_latency"].get("p95", 0) for a in answers),
+    }
+
+
+def print_storm(number: int, n: int, storm: dict) -> None:
+    how = "clients hung up"
+    if ARGS.storm_restart:
+        how = f"uvicorn restarted in {storm['restart']:.1f} s"
+    print(
+        f"  storm {number}: {how}; {storm['back']:,} of {n:,} clients back and resynced in "
+        f"{storm['seconds']:.1f} s (all subscribed at {storm['ready_seconds']:.1f} s; "
+        f"{storm['failed']} failed; {storm['attempts']:,} connection attempts; per client p95 "
+        f"subscribed {storm['ready_p95'] * 1000:,.0f} ms, resync {storm['resync_p95'] * 1000:,.0f}"
+        f" ms; {storm['events']:,} events resynced since id {storm['since']}); jitter "
+        f"{ARGS.storm_jitter:g} s",
+        flush=True,
+    )
+    cpu = ", ".join(f"{kind} {share:.2f}" for kind, share in sorted(storm["cpu"].items()))
+    print(
+        f"    CPU during the storm, in cores: {cpu}; the machine {storm['machine_busy']:.0%} busy",
+        flush=True,
+    )
+    for sample in storm["failure_samples"]:
+        print(f"    failure: {sample}", flush=True)
 
 
 DRIVER_SETUP = 6.0  # s for the driver processes to set Django up before the schedule starts
@@ -825,6 +938,7 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             flush=True,
         )
         ours = {"server": {server.pid}, "bench": {os.getpid()}, "load": set(), "driver": set()}
+        ours["http"] = server.children()
         sampler = Sampler(ours, server.pid)
         sampler.sample()
         sampler.start()
@@ -846,6 +960,12 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
         )
         for sample in connect["failure_samples"]:
             print(f"    failure: {sample}", flush=True)
+        storms = []
+        for number in range(1, ARGS.storms + 1):
+            storms.append(run_storm(server, loads, env, ours, sampler))
+            print_storm(number, n, storms[-1])
+        if not ARGS.drive:
+            return Phase.storms_only(config, n, connect, storms)
 
         drivers = run_driver(clients, workdir, env)
         ours["driver"].update(proc.pid for proc, _spec, _log in drivers)
@@ -874,6 +994,7 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             config=config,
             clients=n,
             connect=connect,
+            storms=storms,
             load_end=load_end,
             driver=summarise_driver(driver),
             analysis=analysis,
@@ -1079,9 +1200,17 @@ def analyse(received: list[dict], driver: dict, lag: list[list[float]]) -> dict:
     }
 
 
+def storm_problems(p: Phase) -> list[str]:
+    return [
+        f"storm {number}: {storm['failed']} clients not back, e.g. {storm['failure_samples']}"
+        for number, storm in enumerate(p.storms, 1)
+        if storm["failed"]
+    ]
+
+
 def problems_of(p: Phase) -> list[str]:
     a, d = p.analysis, p.driver
-    out = []
+    out = storm_problems(p)
     if p.connect["failed"]:
         out.append(f"{p.connect['failed']} clients failed to connect or subscribe: "
                    f"{p.connect['failures']}")  # fmt: skip
@@ -1208,6 +1337,28 @@ def print_phase(p: Phase) -> None:
         print(f"{pad}PROBLEM: {line}", flush=True)
 
 
+def print_storm_table(results: list[Phase]) -> None:
+    storms = [(p, number, s) for p in results for number, s in enumerate(p.storms, 1)]
+    if not storms:
+        return
+    print()
+    print(
+        f"{'config':<32}{'clients':>8}{'storm':>6}{'restart s':>10}{'subscribed s':>13}"
+        f"{'resynced s':>11}{'failed':>7}{'attempts':>9}"
+    )
+    for p, number, s in storms:
+        print(
+            f"{p.config:<32}{p.clients:>8,}{number:>6}{s['restart']:>10.1f}"
+            f"{s['ready_seconds']:>13.1f}{s['seconds']:>11.1f}{s['failed']:>7}{s['attempts']:>9,}"
+        )
+    print(f"target: {RSS_TARGET_CLIENTS:,} clients back and resynced in <= {STORM_TARGET:g} s")
+    for p, number, s in storms:
+        if p.clients >= RSS_TARGET_CLIENTS:
+            met = s["seconds"] <= STORM_TARGET and not s["failed"]
+            print(f"  {p.config}, {p.clients:,} clients, storm {number}: {s['seconds']:.1f} s: "
+                  + ("met" if met else "MISSED"))  # fmt: skip
+
+
 def main() -> None:
     wall = time.perf_counter()
     fd_limit = raise_fd_limit()
@@ -1231,20 +1382,31 @@ def main() -> None:
     for ws, deflate in itertools.product(ARGS.ws, ARGS.deflate):
         for n in ARGS.clients:
             phase = run_phase(ws, deflate == "on", people[:n])
-            print_phase(phase)
+            if phase.driver:
+                print_phase(phase)
+            else:
+                for line in phase.problems:
+                    print(f"  PROBLEM: {line}", flush=True)
             results.append(phase)
     queued = drop_queued_tasks(settings.REDIS_URL)
     if queued:
         print(f"dropped {queued:,} Celery tasks the driver queued in Redis database "
               f"{BENCH_REDIS_DB}: no worker runs here")  # fmt: skip
 
+    print_storm_table(results)
+    driven = [p for p in results if p.driver]
+    if not driven:
+        print(f"run time: {time.perf_counter() - wall:,.1f} s")
+        if any(p.problems for p in results):
+            raise SystemExit("check failed: see the PROBLEM lines above")
+        return
     print()
     print(
         f"{'config':<32}{'clients':>8}{'conn s':>7}{'failed':>7}{'tr/s':>6}{'fan-out':>8}"
         f"{'deliveries':>11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}{'lost':>6}"
         f"{'dups':>6}{'RSS idle':>9}{'conn.':>7}{'peak':>7}{'srv CPU':>8}{'others':>7}"
     )
-    for p in results:
+    for p in driven:
         a = p.analysis
         seconds = max(p.window_seconds, 1e-9)
         print(
@@ -1262,7 +1424,7 @@ def main() -> None:
         f"targets: p95 <= {P95_TARGET * 1000:.0f} ms, nothing lost (and no duplicates), "
         f"{RSS_TARGET_CLIENTS:,} connections in <= {RSS_TARGET / 2**30:.0f} GiB"
     )
-    for p in results:
+    for p in driven:
         a = p.analysis
         verdict = [
             f"p95 {a['p95'] * 1000:.0f} ms: {'met' if a['p95'] <= P95_TARGET else 'MISSED'}",

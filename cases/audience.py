@@ -150,20 +150,41 @@ def may_join(user, group: str, *, refresh: bool = False) -> bool:
         return False
     kind, pk = parsed
     if kind == USER:
-        return pk == user.pk
+        return pk == user.pk  # no need to read the scope
     if refresh:
         forget_scope(user)
     scope = scope_of(user)
+    answer = may_join_in(scope, group)
+    if answer is not None:
+        return answer
     if kind == CASE:
         return Case.objects.filter(visible_q(user), pk=pk).exists()
+    path = Area.objects.filter(pk=pk).values_list("path", flat=True).first()
+    return path is not None and any(path.startswith(p) for p in _area_paths(scope))
+
+
+def may_join_in(scope, group: str) -> bool | None:
+    """``may_join`` answered from a scope held in memory, with no query
+    (a live connection's subscriptions); None when only the database can
+    answer: a case group, or an area group outside the user's grids when
+    they hold roles over areas (whether it lies under those areas)."""
+    parsed = parse_group(group)
+    if parsed is None or scope.user_id is None:
+        return False
+    kind, pk = parsed
+    if kind == USER:
+        return pk == scope.user_id
+    if kind == CASE:
+        return None
     if scope.is_admin:
         return True
     if kind == DEPARTMENT:
         return pk in scope.department_ids
     if pk in scope.grid_ids:
         return True
-    paths = [path for path, _level in scope.dispatcher_areas] + list(scope.supervisor_paths)
-    if not paths:
-        return False
-    path = Area.objects.filter(pk=pk).values_list("path", flat=True).first()
-    return path is not None and any(path.startswith(p) for p in paths)
+    return None if _area_paths(scope) else False
+
+
+def _area_paths(scope) -> list[str]:
+    """The paths of the areas the user's command centre and supervisor roles cover."""
+    return [path for path, _level in scope.dispatcher_areas] + list(scope.supervisor_paths)

@@ -24,7 +24,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.production"
 # Django must be set up before anything imports models (consumers, middleware).
 django.setup(set_prefix=False)
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
@@ -49,7 +48,7 @@ application = ProtocolTypeRouter(
         # Readies the process before it serves (opt out: uvicorn --lifespan off).
         "lifespan": Lifespan(http),
         "websocket": OriginValidatorForBrowsers(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            TokenAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),
     }
 )

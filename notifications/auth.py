@@ -1,7 +1,7 @@
 """Who a WebSocket connection is.
 
-Browsers are signed in by their session (Channels' AuthMiddlewareStack, which
-runs first) and always send an ``Origin`` header: it must be the site's own
+Browsers are signed in by their session (Channels' AuthMiddlewareStack) and
+always send an ``Origin`` header: it must be the site's own
 origin, or another site's page could use the visitor's session cookie
 (cross-site WebSocket hijacking). The site's own origin is the one the
 connection was made to, as Django's CSRF check has it: the ``Host`` header
@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
+from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import salted_hmac
+
+from .pool import in_pool
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]  # scheme, host, port
@@ -45,14 +47,16 @@ def credential(kind: str, key: str | None) -> str:
     return f"{kind}:{digest.hexdigest()[:32]}"
 
 
-@database_sync_to_async
-def _user_for(key: str):
+def _user_for_key(key: str):
     from organisation.tokens import token_for_key
 
     token = token_for_key(key)
     if token is None or not token.user.is_active:
         return AnonymousUser()
     return token.user
+
+
+_user_for = in_pool(_user_for_key)
 
 
 def _token(headers) -> str | None:
@@ -70,8 +74,12 @@ def _has_origin(headers) -> bool:
 
 
 class TokenAuthMiddleware:
+    """Signs a connection in: by its token, as no one when it has neither a
+    token nor an Origin, else (a browser) by its session."""
+
     def __init__(self, app):
         self.app = app
+        self.sessions = AuthMiddlewareStack(app)
 
     async def __call__(self, scope, receive, send):
         headers = scope.get("headers", ())
@@ -81,6 +89,8 @@ class TokenAuthMiddleware:
             scope = dict(scope, user=user, credential=credential(TOKEN, key))
         elif not _has_origin(headers):
             scope = dict(scope, user=AnonymousUser())
+        else:
+            return await self.sessions(scope, receive, send)
         return await self.app(scope, receive, send)
 
 

@@ -19,6 +19,17 @@ Access is kept, not only checked on joining:
 * the connection closes on a ``close`` control message: when its session
   signs out, its token is deleted, the password changes (session
   connections) or the account is deactivated.
+
+Joining is cheap, because after a deploy or a crash every client joins at
+once (a reconnection storm, ``bin/bench live``). The user's scope is read
+when the connection opens, in the same trip to the database as the welcome's
+last event id, and the subscriptions that follow are answered from it in
+memory (``cases.audience.may_join_in``) while it is fresh; only a case
+group, or an area outside the user's grids for a dispatcher or supervisor,
+asks the database. What does ask runs on the threads of
+``notifications.pool``, not on Django's one sync thread, so joining clients
+do not queue behind one another there; for the same reason messages skip
+Channels' per-message check of stale database connections (``dispatch``).
 """
 
 from __future__ import annotations
@@ -31,7 +42,8 @@ import time
 import uuid
 from collections import deque
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,6 +52,7 @@ from cases import audience, policy
 from cases.models import CaseEvent
 
 from . import auth, live
+from .pool import in_pool
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +72,21 @@ CLOSE_DEACTIVATED = 4403  # the account was deactivated or deleted
 MIDNIGHT_SPREAD_SECONDS = 60
 
 
-@database_sync_to_async
-def _latest_event_id() -> int:
-    return CaseEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+@in_pool
+def _opened(user) -> tuple[int, policy.Scope]:
+    """The last event id for the welcome, and the user's scope read afresh."""
+    policy.forget_scope(user)
+    scope = policy.scope_of(user)
+    return CaseEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0, scope
 
 
-@database_sync_to_async
+@in_pool
 def _may_join(user, group: str, refresh: bool) -> tuple[bool, policy.Scope]:
     """Whether the user may follow ``group``, and their scope as it was read."""
     return audience.may_join(user, group, refresh=refresh), policy.scope_of(user)
 
 
-@database_sync_to_async
+@in_pool
 def _rechecked(user, groups: list[str]) -> tuple[policy.Scope, list[str]]:
     """The user's scope read afresh, and those of ``groups`` it no longer allows."""
     policy.forget_scope(user)
@@ -105,8 +121,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.scope_read_at = float("-inf")
         self.recent: deque[int] = deque(maxlen=RECENT_EVENTS)
         self.recent_ids: set[int] = set()
-        # The scope held for checking events; read on subscribing (only case
-        # groups need it, and joining one reads it).
+        # The scope held for checking events and answering subscriptions:
+        # read on opening, and again when it changes or grows old.
         self.case_scope = policy.Scope(user_id=None)
         self.scope_expires = float("inf")
         self.ending = False
@@ -120,15 +136,26 @@ class LiveConsumer(AsyncWebsocketConsumer):
             auth.SESSION, getattr(self.scope.get("session"), "session_key", None)
         )
         own = audience.user_group(self.user.pk)
+        # Joined before the scope is read: a change made from then on sends
+        # this connection its control message (notifications.access).
         await self._join(own)
+        last_event_id, self.case_scope = await _opened(self.user)
+        self._scope_read()
         await self._send(
             type="welcome",
             version=PROTOCOL_VERSION,
             connection_id=self.connection_id,
             user_id=self.user.pk,
-            last_event_id=await _latest_event_id(),
+            last_event_id=last_event_id,
             groups=[own],
         )
+
+    async def websocket_disconnect(self, message):
+        # As Channels' own, without its hop to Django's sync thread to close
+        # stale database connections (see ``dispatch``): when clients drop
+        # together, thousands of those queued there.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code):
         for group in list(getattr(self, "joined", ())):
@@ -173,9 +200,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             )
             return
         refresh = time.monotonic() - self.scope_read_at > SCOPE_FRESH_SECONDS
-        allowed, self.case_scope = await _may_join(self.user, group, refresh)
-        if refresh:
-            self._scope_read()
+        allowed = None if refresh else audience.may_join_in(self.case_scope, group)
+        if allowed is None:
+            allowed, self.case_scope = await _may_join(self.user, group, refresh)
+            if refresh:
+                self._scope_read()
         if not allowed:
             await self._error(
                 "forbidden", _("You may not follow %(group)s.") % {"group": group}, group
@@ -223,14 +252,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         )
 
     async def dispatch(self, message):
-        # Pushes go straight to their handler. Channels' dispatch first closes
-        # stale database connections, on Django's one sync thread, for every
-        # message: for pushes, which touch no database, that hop was most of
-        # the cost of a frame and queued behind every connecting client.
+        # Every message goes straight to its handler. Channels' dispatch first
+        # closes stale database connections, on Django's one sync thread, for
+        # every message: for pushes, which touch no database, that hop was
+        # most of the cost of a frame, and every joining client queued on it
+        # several times. The handlers reach the database only through
+        # ``in_pool``, which does that check around each call itself.
         if message["type"] == live.HANDLER:
             await self.live_message(message)
-        else:
-            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def live_message(self, event):
         """A message pushed to one of the groups (notifications.live.send)."""

@@ -13,7 +13,9 @@
  *    The cursor moves only here (ids have gaps; a gap is not a loss).
  * 4. Pushed case events are applied at once, skipping ids applied already.
  * 5. On close (not 4401 or 4403) reconnect with backoff (1 s doubling to 30 s,
- *    with jitter), then resync from the cursor kept. 4401: signed out, 4403:
+ *    with full jitter: a random wait up to that ceiling, so that after a
+ *    deploy the clients come back spread over the whole window rather than
+ *    at its end), then resync from the cursor kept. 4401: signed out, 4403:
  *    account deactivated; no retry. A group the server leaves because the
  *    user's scope no longer allows it ("unsubscribed", out_of_scope) is no
  *    longer resynced, and the page says it is out of date.
@@ -534,7 +536,7 @@
     clearTimeout(reconnectTimer);
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(live.attempts, 15));
     live.attempts += 1;
-    reconnectTimer = setTimeout(connect, ceiling / 2 + (Math.random() * ceiling) / 2);
+    reconnectTimer = setTimeout(connect, Math.random() * ceiling);
   }
 
   function onClose(socket, event) {

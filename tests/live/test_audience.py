@@ -3,7 +3,7 @@
 import pytest
 from guardian.shortcuts import assign_perm
 
-from cases import audience, services
+from cases import audience, policy, services
 from cases.audience import area_group, case_group, department_group, user_group
 from cases.models import CaseEvent, CaseFollower, Status
 from grids import codes
@@ -124,6 +124,34 @@ def test_who_may_follow_which_group(world, who, allowed, refused):
         assert audience.may_join(user, targets[name]), (who, name)
     for name in refused:
         assert not audience.may_join(user, targets[name]), (who, name)
+    # A live connection's answer from the scope in memory, where it gives one, is the same.
+    scope = policy.scope_of(user)
+    for name in allowed + refused:
+        assert audience.may_join_in(scope, targets[name]) in (None, name in allowed), (who, name)
+
+
+def test_standing_groups_are_answered_from_the_scope_without_the_database(
+    world, django_assert_num_queries
+):
+    city = world.city
+    g1, g4 = city.grids["320402001001001"], city.grids["320402001001004"]
+    handler, worker, admin = (
+        policy.scope_of(world.users[who]) for who in ("handler", "grid_worker", "admin")
+    )
+    with django_assert_num_queries(0):
+        assert audience.may_join_in(handler, department_group(world.cgj.pk)) is True
+        assert audience.may_join_in(handler, department_group(world.szgs.pk)) is False
+        assert audience.may_join_in(handler, user_group(world.handler.pk)) is True
+        assert audience.may_join_in(handler, user_group(world.other_handler.pk)) is False
+        assert audience.may_join_in(handler, area_group(g1.pk)) is False
+        assert audience.may_join_in(worker, area_group(g1.pk)) is True
+        assert audience.may_join_in(worker, area_group(g4.pk)) is False
+        assert audience.may_join_in(admin, area_group(city.city.pk)) is True
+        assert audience.may_join_in(handler, "dept.x") is False
+    # Only the database knows what lies under a command centre's areas, and who sees a case.
+    dispatcher = policy.scope_of(world.dispatcher)
+    assert audience.may_join_in(dispatcher, area_group(city.subdistrict.pk)) is None
+    assert audience.may_join_in(handler, case_group(1)) is None
 
 
 def test_own_user_group_only_and_unknown_ids_refused(world):

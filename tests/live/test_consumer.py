@@ -2,6 +2,7 @@
 and token authentication, routing), with WebsocketCommunicator and the
 in-memory channel layer. Events come from real actions committed for real."""
 
+import psycopg
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -27,6 +28,21 @@ BROWSER = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture
+def statements(monkeypatch) -> list[str]:
+    """Every SQL statement run from now on, on any thread: the consumer's
+    database work runs on a thread pool, out of django_assert_num_queries' sight."""
+    seen: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self, query, *args, **kwargs):
+        seen.append(query.decode() if isinstance(query, bytes) else str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    return seen
 
 
 def token_header(user) -> tuple[bytes, bytes]:
@@ -180,6 +196,31 @@ async def test_subscriptions_are_checked_both_ways(world):
     assert (await subscribe(worker, department_group(world.cgj.pk)))["code"] == "forbidden"
     await handler.disconnect()
     await worker.disconnect()
+
+
+async def test_standing_subscriptions_are_answered_without_the_database(world, statements):
+    # A reconnection storm is thousands of these at once: the scope read on
+    # opening answers them in memory.
+    g1 = world.city.grids["320402001001001"]
+    g4 = world.city.grids["320402001001004"]
+    handler, _ = await signed_in(world.handler)
+    worker, _ = await signed_in(world.grid_worker)
+    assert statements  # opening read the token, the scope and the last event id
+    statements.clear()
+    assert (await subscribe(handler, department_group(world.cgj.pk)))["type"] == "subscribed"
+    assert (await subscribe(handler, department_group(world.szgs.pk)))["code"] == "forbidden"
+    assert (await subscribe(worker, area_group(g1.pk)))["type"] == "subscribed"
+    assert (await subscribe(worker, area_group(g4.pk)))["code"] == "forbidden"
+    assert statements == []
+
+    # What lies under a command centre's area is still asked of the database, both ways.
+    dispatcher, _ = await signed_in(world.dispatcher)
+    statements.clear()
+    assert (await subscribe(dispatcher, area_group(g1.parent_id)))["type"] == "subscribed"
+    assert (await subscribe(dispatcher, area_group(world.city.city.pk)))["code"] == "forbidden"
+    assert statements
+    for communicator in (handler, worker, dispatcher):
+        await communicator.disconnect()
 
 
 async def test_bad_frames_get_errors_and_the_connection_stays_open(world):
