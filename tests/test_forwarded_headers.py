@@ -1,7 +1,8 @@
 """Forwarded headers are believed only from configured proxies: a client on
 loopback that forges X-Forwarded-For is still counted under its real address
-by the per-address rate limit, in the server the project starts
-(governance/forwarded.py, governance/client_address.py)."""
+by the per-address rate limit, through the servers the project starts (nginx
+believes FORWARDED_ALLOW_IPS, the backends believe nginx alone;
+governance/stack.py, governance/forwarded.py, governance/client_address.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.conf import settings
 
 from governance.forwarded import uvicorn_args, uvicorn_options
 from tests.api.helpers import random_ip
-from tests.servers import run_asgi_server
+from tests.servers import run_server_stack
 
 
 def test_no_proxy_is_trusted_unless_configured():
@@ -45,8 +46,8 @@ def status_of(url: str, forwarded_for: str) -> int:
 
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    """``server(FORWARDED_ALLOW_IPS)``: uvicorn with 3 anonymous requests per
-    address and minute, counting in a cache of its own."""
+    """``server(FORWARDED_ALLOW_IPS)``: the servers with 3 anonymous requests
+    per address and minute, counting in a cache of their own."""
 
     def start(forwarded_allow_ips: str):
         overrides = {
@@ -59,15 +60,15 @@ def server(transactional_db, tmp_path):
                 }
             },
         }
-        environ = {"FORWARDED_ALLOW_IPS": forwarded_allow_ips, "HTTP_PROCESSES": "1"}
-        return run_asgi_server(overrides, log_path=tmp_path / "uvicorn.log", environ=environ)
+        environ = {"FORWARDED_ALLOW_IPS": forwarded_allow_ips}
+        return run_server_stack(overrides, work_dir=tmp_path, environ=environ)
 
     return start
 
 
 def test_a_forged_forwarded_for_from_loopback_is_counted_under_the_real_address(server):
-    with server("") as url:
-        tip = f"{url}/api/v1/tips/{uuid.uuid4().hex}/"
+    with server("") as stack:
+        tip = f"{stack.url}/api/v1/tips/{uuid.uuid4().hex}/"
 
         statuses = [status_of(tip, random_ip()) for _ in range(4)]
 
@@ -75,8 +76,8 @@ def test_a_forged_forwarded_for_from_loopback_is_counted_under_the_real_address(
 
 
 def test_forwarded_for_is_honoured_from_a_configured_proxy(server):
-    with server("127.0.0.1") as url:
-        tip = f"{url}/api/v1/tips/{uuid.uuid4().hex}/"
+    with server("127.0.0.1") as stack:
+        tip = f"{stack.url}/api/v1/tips/{uuid.uuid4().hex}/"
 
         each_its_own = [status_of(tip, random_ip()) for _ in range(4)]
         one = random_ip()
