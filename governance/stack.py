@@ -115,6 +115,19 @@ class Stack:
     def setting(self, name: str, default: str) -> str:
         return self.environ.get(name) or default
 
+    def workers(self) -> int:
+        """gunicorn's workers (deploy/gunicorn.conf.py reads the same)."""
+        configured = self.gunicorn_workers or int(self.setting("GUNICORN_WORKERS", "0"))
+        return configured or 2 * len(os.sched_getaffinity(0))
+
+    def max_in_flight(self) -> int:
+        """Requests nginx passes to gunicorn at once: by default two per
+        worker (one running, one ready to start), at least 8. Beyond it
+        nginx answers 503 at once: a queue in front of the workers would only
+        add its wait to every request's latency."""
+        configured = int(self.setting("NGINX_MAX_IN_FLIGHT", "0"))
+        return configured or max(8, 2 * self.workers())
+
     def backend_environ(self) -> dict:
         """The backends' environment: they trust nginx, on loopback, alone."""
         env = {
@@ -141,7 +154,7 @@ class Stack:
             "REAL_IP_FROM": "\n    ".join(
                 f"set_real_ip_from {address};" for address in trusted.split(",") if address
             ),
-            "MAX_IN_FLIGHT": self.setting("NGINX_MAX_IN_FLIGHT", "64"),
+            "MAX_IN_FLIGHT": str(self.max_in_flight()),
             "RETRY_AFTER": self.setting("REQUEST_RETRY_AFTER_SECONDS", "1"),
             "GUNICORN_ADDRESS": f"{LOOPBACK}:{self.gunicorn_port}",
             "UVICORN_ADDRESS": f"{LOOPBACK}:{self.uvicorn_port}",
@@ -222,9 +235,7 @@ class Stack:
     def wait_ready(self, timeout: float = 90) -> None:
         """Until /healthz answers through nginx, uvicorn answers and every
         gunicorn worker has warmed up."""
-        workers = self.gunicorn_workers or int(
-            self.setting("GUNICORN_WORKERS", "0") or 2 * len(os.sched_getaffinity(0))
-        )
+        workers = self.workers()
         checks = [f"{self.url}/healthz", f"http://{LOOPBACK}:{self.uvicorn_port}/healthz"]
         deadline = time.monotonic() + timeout
         while True:

@@ -159,7 +159,7 @@ DB_POOL_MAX_SIZE = use_pool(DATABASES, default_size=0)
 # Load shedding (governance/load_shedding.py): a request that waited longer
 # than REQUEST_QUEUE_TIMEOUT_MS between nginx and a gunicorn worker (0: no
 # limit) is answered 503 with Retry-After: REQUEST_RETRY_AFTER_SECONDS.
-REQUEST_QUEUE_TIMEOUT_MS = env.int("REQUEST_QUEUE_TIMEOUT_MS", default=500)
+REQUEST_QUEUE_TIMEOUT_MS = env.int("REQUEST_QUEUE_TIMEOUT_MS", default=250)
 REQUEST_RETRY_AFTER_SECONDS = env.int("REQUEST_RETRY_AFTER_SECONDS", default=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -174,7 +174,7 @@ def one_worker(transactional_db, tmp_path):
 
 
 def test_requests_that_waited_too_long_for_the_worker_are_shed(one_worker):
-    with one_worker(REQUEST_QUEUE_TIMEOUT_MS="30") as stack:
+    with one_worker(REQUEST_QUEUE_TIMEOUT_MS="30", NGINX_MAX_IN_FLIGHT="100") as stack:
         answers = burst(f"{stack.url}/healthz", 40)
 
     assert_shed_answers(answers)
