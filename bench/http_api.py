@@ -632,6 +632,12 @@ def print_phase(p: Phase) -> None:
         f"p99 {ms(load['p99'])} ms  max {ms(load['max'])} ms",
         flush=True,
     )
+    if load["non_2xx"]:
+        print(
+            f"  {'':<16}served (2xx): {load['served_rate']:.1f} req/s, "
+            f"p95 {ms(load['served_p95'])} ms",
+            flush=True,
+        )
     requests = max(load["requests"], 1)
     busy = max(p.machine_busy, 1e-9)
     rest = p.machine_busy - p.server_cpu - load["client_cpu"] - p.database_cpu - p.others_cpu
