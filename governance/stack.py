@@ -146,10 +146,12 @@ class Stack:
     def nginx_values(self) -> dict[str, str]:
         trusted = forwarded_allow_ips(self.environ)
         timeout = int(self.setting("GUNICORN_TIMEOUT", "30"))
+        connections = int(self.setting("NGINX_WORKER_CONNECTIONS", "16384"))
         return {
             "USER_DIRECTIVE": user_directive(self.state_dir),
             "PREFIX": str(self.prefix),
-            "WORKER_CONNECTIONS": self.setting("NGINX_WORKER_CONNECTIONS", "8192"),
+            "WORKER_CONNECTIONS": str(connections),
+            "WORKER_NOFILE": str(2 * connections + 64),
             "ACCESS_LOG": f"{self.log_dir}/nginx-access.log" if self.access_log else "off",
             "MAX_BODY_SIZE": self.setting("REQUEST_BODY_LIMIT", "140m"),
             "REAL_IP_FROM": "\n    ".join(
