@@ -157,6 +157,8 @@ class Stack:
             "REAL_IP_FROM": "\n    ".join(
                 f"set_real_ip_from {address};" for address in trusted.split(",") if address
             ),
+            # Only a proxy trusted in front may say the client used https.
+            "FORWARDED_PROTO": "$proto_from_proxy" if trusted else "$scheme",
             "MAX_IN_FLIGHT": str(self.max_in_flight()),
             "RETRY_AFTER": self.setting("REQUEST_RETRY_AFTER_SECONDS", "1"),
             "GUNICORN_ADDRESS": f"{LOOPBACK}:{self.gunicorn_port}",
