@@ -29,6 +29,7 @@ import grp
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -144,21 +145,19 @@ class Stack:
         return env
 
     def nginx_values(self) -> dict[str, str]:
-        trusted = forwarded_allow_ips(self.environ)
+        trusted = [address for address in forwarded_allow_ips(self.environ).split(",") if address]
         timeout = int(self.setting("GUNICORN_TIMEOUT", "30"))
         connections = int(self.setting("NGINX_WORKER_CONNECTIONS", "16384"))
         return {
             "USER_DIRECTIVE": user_directive(self.state_dir),
             "PREFIX": str(self.prefix),
             "WORKER_CONNECTIONS": str(connections),
-            "WORKER_NOFILE": str(2 * connections + 64),
+            # Not above the hard limit, which only a privileged master may pass.
+            "WORKER_NOFILE": str(min(2 * connections + 64, _hard_nofile())),
             "ACCESS_LOG": f"{self.log_dir}/nginx-access.log" if self.access_log else "off",
             "MAX_BODY_SIZE": self.setting("REQUEST_BODY_LIMIT", "140m"),
-            "REAL_IP_FROM": "\n    ".join(
-                f"set_real_ip_from {address};" for address in trusted.split(",") if address
-            ),
-            # Only a proxy trusted in front may say the client used https.
-            "FORWARDED_PROTO": "$proto_from_proxy" if trusted else "$scheme",
+            "REAL_IP_FROM": "\n    ".join(f"set_real_ip_from {address};" for address in trusted),
+            "TRUSTED_PEERS": "\n        ".join(f"{address} 1;" for address in trusted),
             "MAX_IN_FLIGHT": str(self.max_in_flight()),
             "RETRY_AFTER": self.setting("REQUEST_RETRY_AFTER_SECONDS", "1"),
             "GUNICORN_ADDRESS": f"{LOOPBACK}:{self.gunicorn_port}",
@@ -278,6 +277,11 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _hard_nofile() -> int:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return hard if hard != resource.RLIM_INFINITY else 1 << 20
 
 
 def _answers_200(url: str) -> bool:

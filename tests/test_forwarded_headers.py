@@ -35,10 +35,16 @@ def test_no_proxy_is_trusted_unless_configured():
     ]
 
 
-def status_of(url: str, forwarded_for: str) -> int:
-    request = urllib.request.Request(url, headers={"X-Forwarded-For": forwarded_for})  # noqa: S310
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def status_of(url: str, forwarded_for: str, headers: dict | None = None) -> int:
+    headers = {"X-Forwarded-For": forwarded_for, **(headers or {})}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.build_opener(NoRedirects).open(request, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as refused:
         return refused.code
@@ -49,8 +55,9 @@ def server(transactional_db, tmp_path):
     """``server(FORWARDED_ALLOW_IPS)``: the servers with 3 anonymous requests
     per address and minute, counting in a cache of their own."""
 
-    def start(forwarded_allow_ips: str):
+    def start(forwarded_allow_ips: str, **more):
         overrides = {
+            **more,
             "RATE_LIMITS": {"anonymous_ip": "3/min", "token": None},
             "CACHES": {
                 "default": {
@@ -85,3 +92,24 @@ def test_forwarded_for_is_honoured_from_a_configured_proxy(server):
 
     assert each_its_own == [404, 404, 404, 404]
     assert one_address == [404, 404, 404, 429]
+
+
+def test_only_a_trusted_proxy_says_the_client_used_https(server):
+    """With TLS ended in front of nginx, X-Forwarded-Proto says the scheme:
+    believed from FORWARDED_ALLOW_IPS, ignored from anyone else (the
+    production settings redirect plain http to https)."""
+    https_only = {
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_REDIRECT_EXEMPT": [r"^healthz$"],
+    }
+    claims = {"X-Forwarded-Proto": "https"}
+    with server("", **https_only) as stack:
+        untrusted = status_of(f"{stack.url}/", random_ip(), claims)
+    with server("127.0.0.1", **https_only) as stack:
+        trusted = status_of(f"{stack.url}/", random_ip(), claims)
+        plain = status_of(f"{stack.url}/", random_ip())
+
+    assert untrusted == 301
+    assert trusted == 200
+    assert plain == 301
