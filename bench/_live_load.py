@@ -37,10 +37,10 @@ sampling the event loop's lag (how late a 50 ms sleep wakes up) shows when
 the process itself falls behind and would inflate the latencies it
 measures.
 
-The spec (JSON) gives: host, port, path, ramp (connections/s, whole run),
-handshakes (concurrent openings, this process), quiet, drain, deflate (offer
-permessage-deflate, as browsers and OkHttp do), timeout (seconds for one
-client to get ready), out (a file path) and clients: one
+The spec (JSON) gives: host, port, http_port (for the resync), path, ramp
+(connections/s, whole run), handshakes (concurrent openings, this process),
+quiet, drain, deflate (offer permessage-deflate, as browsers and OkHttp do),
+timeout (seconds for one client to get ready), out (a file path) and clients: one
 ``{"index": i, "user_id": ..., "token": ..., "groups": [...]}`` per client.
 """
 
@@ -199,7 +199,7 @@ class Client:
         while True:
             page = await get_json(
                 self.spec["host"],
-                self.spec["port"],
+                self.spec.get("http_port", self.spec["port"]),
                 f"/api/v1/events/?since={since}&limit={EVENT_PAGE}",
                 self.token,
             )

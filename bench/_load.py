@@ -109,6 +109,7 @@ class Results:
     window_start: float
     window_end: float
     latencies: list[float] = field(default_factory=list)  # completed in the window
+    served: list[float] = field(default_factory=list)  # of those, the 2xx answers
     statuses: dict[int, int] = field(default_factory=dict)  # every response
     window_statuses: dict[int, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)  # samples of non-2xx bodies
@@ -121,6 +122,8 @@ class Results:
         self.response_bytes += len(content)
         if self.window_start <= done < self.window_end:
             self.latencies.append(latency)
+            if 200 <= status < 300:
+                self.served.append(latency)
             self.window_statuses[status] = self.window_statuses.get(status, 0) + 1
         if not 200 <= status < 300 and len(self.failures) < MAX_SAMPLES:
             self.failures.append(f"{status}: {content[:500].decode('utf-8', 'replace')}")
@@ -260,6 +263,9 @@ async def run(spec: dict) -> dict:
         "p99": percentile(lat, 99),
         "max": max(lat, default=float("nan")),
         "mean": statistics.fmean(lat) if lat else float("nan"),
+        # The requests answered 2xx (the others were refused, e.g. shed with 503).
+        "served_rate": len(results.served) / spec["duration"],
+        "served_p95": percentile(results.served, 95),
         "statuses": {str(k): v for k, v in sorted(results.statuses.items())},
         "window_statuses": {str(k): v for k, v in sorted(results.window_statuses.items())},
         "non_2xx": sum(v for k, v in results.statuses.items() if not 200 <= k < 300),

@@ -1,9 +1,10 @@
-"""The case API over HTTP: the real ASGI server under 32 concurrent clients.
+"""The case API over HTTP: the real servers under 32 concurrent clients.
 
-Starts uvicorn (``governance.asgi:application``, ``--workers``, default 1) on a
-free loopback port against the benchmark database, waits until every uvicorn
-process has finished its lifespan startup (its HTTP workers warmed up), then
-drives it from a separate load process (``bench/_load.py``: asyncio clients on
+Starts nginx in front of gunicorn and uvicorn as bin/run does
+(governance/stack.py; ``--workers`` gunicorn workers, default
+GUNICORN_WORKERS or 2 per CPU) on a free loopback port against the
+benchmark database, waits until every gunicorn worker has warmed up, then
+drives it through nginx from a separate load process (``bench/_load.py``: asyncio clients on
 keep-alive HTTP/1.1 connections, each sending its requests back to back)
 through four phases, each ``--warmup`` (3 s) unmeasured, then ``--duration``
 (20 s) measured:
@@ -23,7 +24,7 @@ phases ever filed there. The run prints how many cases each list could see.
 
 Per phase: requests completed in the measured window, sustained rate
 (req/s), p50/p95/p99/max latency, non-2xx responses (a sample of bodies is
-printed and the run exits non-zero), server CPU per request (the uvicorn
+printed and the run exits non-zero), server CPU per request (the server
 processes, each shown when there are several), the CPU of the PostgreSQL
 backends serving the benchmark database (sampled: a floor when each request
 has its own backend), CPU used by unrelated processes (tests someone runs:
@@ -40,20 +41,17 @@ latency at a given load rather than at saturation. A fixed schedule cannot
 complete more than it offers, and the window can end with a request in
 flight, so ``--rate 110`` rather than 100 shows the rate target met.
 
-The server runs HTTP requests in HTTP_PROCESSES worker processes per uvicorn
-process (default: one per CPU; 0: on HTTP_THREADS threads of the uvicorn
-process instead; governance/asgi.py), each keeping its PostgreSQL connection
-for DB_CONN_MAX_AGE seconds (``--conn-max-age``, default 300 as in the
-settings; 0 opens a connection per request). The server inherits the
-environment (HTTP_PROCESSES, HTTP_THREADS, DB_POOL_MAX_SIZE for a pool
-instead), and ``--settings`` names its settings module. The run shows the CPU
-of each process of the server (the uvicorn process first).
+gunicorn's sync workers run one request at a time each, each keeping its
+PostgreSQL connection for DB_CONN_MAX_AGE seconds (``--conn-max-age``,
+default 300 as in the settings; 0 opens a connection per request). The
+servers inherit the environment (GUNICORN_*, REQUEST_QUEUE_TIMEOUT_MS and
+NGINX_MAX_IN_FLIGHT for load shedding, DB_POOL_MAX_SIZE for a pool instead),
+and ``--settings`` names their settings module. Server CPU counts nginx,
+gunicorn and uvicorn, every process. Requests shed under overload (503 with
+Retry-After, README "Servers") count as non-2xx.
 
 ``--workers`` and ``--conn-max-age`` take comma-separated lists and run every
-combination (a fresh server each). Several uvicorn processes share one
-listening socket and each keeps the keep-alive connections it accepted;
-back-to-back clients start 20 ms apart, since 32 connections opened at once
-all land on the process that accepts first.
+combination (fresh servers each).
 
 Cases cannot be deleted, so this runs against the benchmark database
 (``bench/_benchdb.py``), never the development one; each run adds a few
@@ -72,7 +70,6 @@ Run with ``bin/bench http_api`` (``bin/bench http_api --rate 110``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import itertools
 import json
@@ -102,7 +99,6 @@ from _common import (
     free_port,
     int_list,
     log_errors,
-    log_tail,
     machine_cpu,
     memory,
     proc_stat,
@@ -126,7 +122,12 @@ ASSIGNED_SINCE = date(2020, 1, 1)
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--workers", type=int_list, default=[1], help="uvicorn workers, e.g. 1,2")
+    parser.add_argument(
+        "--workers",
+        type=int_list,
+        default=[0],
+        help="gunicorn workers, e.g. 2,4 (0: its default, GUNICORN_WORKERS or 2 per CPU)",
+    )
     parser.add_argument(
         "--conn-max-age", type=int_list, default=[300], help="server DB_CONN_MAX_AGE, e.g. 0,300"
     )
@@ -172,7 +173,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from cases.models import Case, CaseAttachment  # noqa: E402
 from cases.selectors import cases_visible_to  # noqa: E402
 from demo.city import CITY  # noqa: E402
-from governance.forwarded import uvicorn_args  # noqa: E402
+from governance.stack import Stack, StackFailed  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
 from grids.selectors import grids_for_points  # noqa: E402
 from organisation.models import Role, RoleMembership, User  # noqa: E402
@@ -347,14 +348,15 @@ def bench_backends(exclude: int = 0) -> dict[int, float]:
 
 
 class Server:
-    """uvicorn on a free port against the benchmark database."""
+    """nginx + gunicorn + uvicorn as bin/run starts them (governance/stack.py),
+    on a free port against the benchmark database."""
 
     def __init__(self, workers: int, conn_max_age: int, workdir: Path):
         self.workers, self.conn_max_age = workers, conn_max_age
+        self.workdir = workdir
         self.media = workdir / "media"
-        self.log_path = workdir / "uvicorn.log"
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
+        self.stack: Stack | None = None
 
     @property
     def base(self) -> str:
@@ -371,55 +373,51 @@ class Server:
             "REDIS_URL": bench_redis_url(settings.REDIS_URL),
             "DJANGO_SETTINGS_MODULE": ARGS.settings,
             "DEBUG": "false",
-            "MEDIA_ROOT": str(self.media),
             "DB_CONN_MAX_AGE": str(self.conn_max_age),
         }
-        command = [
-            sys.executable, "-m", "uvicorn", "governance.asgi:application",
-            "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
-            "--no-access-log", "--workers", str(self.workers),
-            *uvicorn_args(),  # forwarded headers as bin/run trusts them
-        ]  # fmt: skip
         started = time.perf_counter()
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command, cwd=_benchdb.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = started + 60
-        while time.perf_counter() < deadline:
-            if self.proc.poll() is not None:
-                self.fail(f"uvicorn exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200 and self.ready_workers() == self.workers:
-                        return time.perf_counter() - started
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.fail("/healthz did not answer 200 within 60 s")
-        return 0.0
-
-    def ready_workers(self) -> int:
-        """Processes that have finished their startup (the lifespan warm-up,
-        governance.http.Lifespan) and accept connections: one that is still
-        warming up would leave the first clients' connections to the others."""
-        return self.log_path.read_bytes().count(b"Application startup complete.")
+        self.stack = Stack(
+            state_dir=self.workdir / "stack",
+            static_root=Path(settings.STATIC_ROOT),
+            media_root=self.media,
+            port=self.port,
+            environ=env,
+            gunicorn_workers=self.workers or None,
+        )
+        try:
+            self.stack.start()
+            self.stack.wait_ready()
+        except StackFailed as exc:
+            self.stop()
+            raise SystemExit(str(exc)) from None
+        return time.perf_counter() - started
 
     def fail(self, message: str) -> None:
+        tail = self.log_tail()
         self.stop()
-        raise SystemExit(f"{message}; server log:\n{self.log_tail()}")
+        raise SystemExit(f"{message}; server logs:\n{tail}")
 
     def log_tail(self, lines: int = 40) -> str:
-        return log_tail(self.log_path, lines)
+        return self.stack.log_tail(lines) if self.stack else ""
 
     def log_errors(self) -> list[str]:
-        return log_errors(self.log_path)
+        if not self.stack:
+            return []
+        paths = [self.stack.log_path(name) for name in ("gunicorn", "uvicorn")]
+        return [error for path in paths for error in log_errors(path)]
 
     def pids(self) -> list[int]:
-        return [self.proc.pid, *descendants(self.proc.pid)] if self.proc else []
+        """nginx, gunicorn and uvicorn: each master, then its workers."""
+        if not self.stack:
+            return []
+        return [
+            pid
+            for process in self.stack.processes.values()
+            for pid in (process.pid, *descendants(process.pid))
+        ]
 
     def cpu(self) -> dict[int, float]:
-        """CPU seconds of each server process (the master first)."""
+        """CPU seconds of each server process."""
         return {pid: cpu_seconds(pid) for pid in self.pids()}
 
     def rss(self) -> int:
@@ -433,18 +431,8 @@ class Server:
             return json.load(response)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        children = descendants(self.proc.pid)
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for pid in children:  # workers left behind by a killed master
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
+        if self.stack is not None:
+            self.stack.stop()
 
 
 class Sampler(threading.Thread):
@@ -651,6 +639,12 @@ def print_phase(p: Phase) -> None:
         f"p99 {ms(load['p99'])} ms  max {ms(load['max'])} ms",
         flush=True,
     )
+    if load["non_2xx"]:
+        print(
+            f"  {'':<16}served (2xx): {load['served_rate']:.1f} req/s, "
+            f"p95 {ms(load['served_p95'])} ms",
+            flush=True,
+        )
     requests = max(load["requests"], 1)
     busy = max(p.machine_busy, 1e-9)
     rest = p.machine_busy - p.server_cpu - load["client_cpu"] - p.database_cpu - p.others_cpu
@@ -700,7 +694,7 @@ def run_config(workers: int, conn_max_age: int, people: People, photo: Path) -> 
         if not categories:
             server.fail("/api/v1/categories/ lists no category with a department")
         print(
-            f"{config}: uvicorn up in {up:.1f} s on port {server.port} "
+            f"{config}: nginx, gunicorn and uvicorn up in {up:.1f} s on port {server.port} "
             f"({len(server.pids())} processes, RSS {server.rss() / 2**20:,.0f} MiB); "
             f"{len(categories)} routed categories",
             flush=True,

@@ -554,16 +554,68 @@ class Sampler(threading.Thread):
         return dict(cpu), busy, machine1[1] - machine0[1], t1 - t0
 
 
+class HttpServer:
+    """gunicorn (as the stack runs it, governance/stack.py) for the clients'
+    resync over HTTP: uvicorn serves only the WebSocket. It stays up while
+    uvicorn restarts for a storm."""
+
+    def __init__(self, workdir: Path):
+        self.log_path = workdir / "gunicorn.log"
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, env: dict) -> None:
+        command = [
+            sys.executable, "-m", "gunicorn",
+            "-c", str(_benchdb.ROOT / "deploy" / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{self.port}", "governance.wsgi:application",
+        ]  # fmt: skip
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                command, cwd=_benchdb.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        started = time.perf_counter()
+        while time.perf_counter() < started + 90:
+            if self.proc.poll() is not None:
+                raise SystemExit(
+                    f"gunicorn exited with {self.proc.returncode}:\n{log_tail(self.log_path, 40)}"
+                )
+            try:
+                url = f"http://127.0.0.1:{self.port}/healthz"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise SystemExit(f"gunicorn did not answer within 90 s:\n{log_tail(self.log_path, 40)}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 class Server:
-    """uvicorn, one process, on a free port against the benchmark database."""
+    """uvicorn, one process, on a free port against the benchmark database
+    (the WebSocket), with gunicorn beside it for HTTP (``HttpServer``)."""
 
     def __init__(self, ws: str, workdir: Path):
         self.ws = ws
         self.log_path = workdir / "uvicorn.log"
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.http = HttpServer(workdir)
 
     def start(self, env: dict) -> float:
+        if self.http.proc is None:
+            self.http.start(env)
         command = [
             sys.executable, "-m", "uvicorn", "governance.asgi:application",
             "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
@@ -737,6 +789,7 @@ def connect_clients(server: Server, clients: list[Client], deflate: bool, workdi
         spec = {
             "host": "127.0.0.1",
             "port": server.port,
+            "http_port": server.http.port,
             "path": "/ws/v1/live/",
             "ramp": ARGS.ramp,
             "handshakes": max(1, ARGS.handshakes // count),
@@ -1019,6 +1072,7 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
         for load in loads:
             load.kill()
         server.stop()
+        server.http.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -4,10 +4,11 @@ lockout, AXES_CLIENT_IP_CALLABLE).
 
 The peer address (``REMOTE_ADDR``) counts, unless ``NUM_PROXIES`` reverse
 proxies in front append to ``X-Forwarded-For``: then the entry the farthest
-trusted proxy appended does. The server itself (uvicorn) rewrites the peer
-address from ``X-Forwarded-For`` only for peers in ``FORWARDED_ALLOW_IPS``
-(governance/forwarded.py); by default it trusts no one, so a client cannot
-pick its own address by sending the header, not even from loopback.
+trusted proxy appended does. Behind the servers the project starts
+(governance/stack.py) that is nginx (``NUM_PROXIES=1``): it appends the
+client's address, which it takes from ``X-Forwarded-For`` only for peers in
+``FORWARDED_ALLOW_IPS`` (none by default), so a client cannot pick its own
+address by sending the header, not even from loopback.
 """
 
 from __future__ import annotations

@@ -1,20 +1,13 @@
-"""ASGI entry point: HTTP through Django, WebSocket through Channels.
+"""ASGI entry point: the live WebSocket through Channels, and nothing else.
 
-Served by uvicorn: ``uvicorn governance.asgi:application``.
-
-Every view and middleware here is synchronous. Each server process runs
-Django's WSGI handler for HTTP in ``HTTP_PROCESSES`` worker processes of its
-own (``governance.http.WSGIOnProcesses``), each request on whichever is free,
-or with ``HTTP_PROCESSES=0`` on ``HTTP_THREADS`` threads of the server process
-(``WSGIOnThreads``). Either way a worker runs a request from start to end and
-keeps its database connection (``CONN_MAX_AGE``); Django's own ASGI handler
-would instead run each request's sync code on a new thread, hop between the
-event loop and threads at every middleware that is not async, and leave a
-persistent database connection unused by the next request. WebSockets stay on
-the event loop (Channels). On lifespan startup (``governance.http.Lifespan``)
-the workers warm up before the server takes a connection.
+Served by uvicorn behind nginx, which sends it only ``/ws/``
+(governance/stack.py, deploy/nginx.conf.template); HTTP is served by
+gunicorn (governance/wsgi.py). An HTTP request that reaches uvicorn
+anyway gets a small answer of its own: ``/healthz`` says the process
+is up (for whatever starts it), anything else is 404.
 """
 
+import json
 import os
 
 import django
@@ -25,28 +18,39 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.production"
 django.setup(set_prefix=False)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
-from governance.http import Lifespan, WSGIOnProcesses, WSGIOnThreads, warm_up_scopes  # noqa: E402
 from notifications.auth import OriginValidatorForBrowsers, TokenAuthMiddleware  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 
-# What a worker runs before it serves: the URL configuration's views are
-# imported, the translations loaded and the database connection opened.
-warm_up = warm_up_scopes(["/healthz"])
-if settings.HTTP_PROCESSES:
-    http = WSGIOnProcesses(
-        "governance.wsgi:application", processes=settings.HTTP_PROCESSES, warm_up=warm_up
-    )
-else:
-    # Only here does this process run Django's handler (its middleware) itself.
-    http = WSGIOnThreads(WSGIHandler(), threads=settings.HTTP_THREADS, warm_up=warm_up)
+
+async def not_http(scope, receive, send):
+    """HTTP on the WebSocket server: 200 on /healthz, 404 elsewhere."""
+    if scope["path"] == "/healthz":
+        status, body = 200, {"status": "ok"}
+    else:
+        status = 404
+        body = {"error": {"code": "not_found", "message": "Only WebSocket is served here."}}
+    content = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+async def lifespan(scope, receive, send):
+    """Nothing to ready: the lifespan protocol only acknowledged."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 application = ProtocolTypeRouter(
     {
-        "http": http,
-        # Readies the process before it serves (opt out: uvicorn --lifespan off).
-        "lifespan": Lifespan(http),
+        "http": not_http,
+        "lifespan": lifespan,
         "websocket": OriginValidatorForBrowsers(
             TokenAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),

@@ -4,13 +4,13 @@ uvicorn rewrites a request's peer address (and scheme) from
 ``X-Forwarded-For`` / ``X-Forwarded-Proto`` when the peer is one it trusts,
 and by default it trusts loopback: any local client (or one relayed by a
 local process) could then pick its own address and escape the per-address
-limits. Every server the project starts (``bin/run``, the benchmarks, the
-tests' servers) takes its options from here: the headers are believed only
-from the proxies listed in ``FORWARDED_ALLOW_IPS`` (comma-separated
-addresses or networks; empty, the default: from no one). Django then reads
-the client's address by core/client_address.py (``NUM_PROXIES``).
-
-``python -m governance.forwarded`` prints the uvicorn options, one a line.
+limits. The headers are believed only from the proxies listed in
+``FORWARDED_ALLOW_IPS`` (comma-separated addresses or networks; empty, the
+default: from no one). In the servers the project starts
+(governance/stack.py), nginx believes FORWARDED_ALLOW_IPS (its
+``set_real_ip_from``) and the uvicorn behind it believes nginx on loopback
+alone; Django reads the client's address by core/client_address.py
+(``NUM_PROXIES``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,3 @@ def uvicorn_args(environ=None) -> list[str]:
     if not trusted:
         return ["--no-proxy-headers"]
     return ["--proxy-headers", "--forwarded-allow-ips", trusted]
-
-
-if __name__ == "__main__":
-    print("\n".join(uvicorn_args()))  # read by bin/run

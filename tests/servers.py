@@ -1,4 +1,4 @@
-"""Helpers for tests that run the project in another process (a server, a
+"""Helpers for tests that run the project in other processes (the servers, a
 management command) against this run's test database."""
 
 from __future__ import annotations
@@ -6,13 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
+
+from governance.stack import Stack, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,78 +42,35 @@ def production_command(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-# uvicorn on governance.asgi, as bin/run starts it: forwarded headers are
-# believed only from FORWARDED_ALLOW_IPS (governance/forwarded.py).
-SERVER_MAIN = """
-import sys
-import uvicorn
-from governance.forwarded import uvicorn_options
-
-uvicorn.run(
-    "governance.asgi:application", host="127.0.0.1", port=int(sys.argv[1]),
-    lifespan="on", log_level="warning", access_log=False, **uvicorn_options(),
-)
-"""
-
-
-class ServerFailed(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
-def run_asgi_server(overrides: dict, *, log_path: Path, environ: dict | None = None):
-    """uvicorn in a process of its own with the test settings and ``overrides``
-    over them (tests/e2e/server_settings.py), on this run's test database;
-    yields its URL once /healthz answers. ``environ``: more of its environment."""
+def run_server_stack(overrides: dict, *, work_dir: Path, environ: dict | None = None):
+    """nginx + gunicorn + uvicorn as bin/run starts them (governance/stack.py),
+    with the test settings and ``overrides`` over them
+    (tests/e2e/server_settings.py), on this run's test database; yields the
+    running ``Stack`` (its ``url`` is nginx's) once every server answers.
+    ``environ``: more of the servers' environment."""
     from django.db import connection
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    media, static = work_dir / "media", work_dir / "static"
+    media.mkdir(parents=True, exist_ok=True)
+    static.mkdir(parents=True, exist_ok=True)
+    # One media and static root for nginx and the application alike.
+    overrides = {"MEDIA_ROOT": str(media), "STATIC_ROOT": str(static), **overrides}
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
         "DATABASE_URL": database_url(connection.settings_dict),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "E2E_SETTINGS": json.dumps(overrides),
         **(environ or {}),
     }
-
-    def log_tail(lines: int = 60) -> str:
-        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVER_MAIN, str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise ServerFailed(f"uvicorn exited with {process.returncode}:\n{log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise ServerFailed(f"uvicorn did not answer within 60 s:\n{log_tail()}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stack = Stack(
+        state_dir=work_dir,
+        static_root=static,
+        media_root=media,
+        port=free_port(),
+        environ=env,
+        gunicorn_workers=int(env.get("GUNICORN_WORKERS") or 2),
+    )
+    with stack:
+        yield stack

@@ -1,5 +1,6 @@
 """Project-wide checks: migrations, lint, deployment settings, pages, ASGI."""
 
+import json
 import os
 import subprocess
 import sys
@@ -104,20 +105,21 @@ def test_home_page_speaks_chinese_by_default_and_english_on_request(client, smal
     assert "<td>grid</td><td>5</td>" in english.content.decode().replace("\n", "")
 
 
-@pytest.mark.django_db
-def test_asgi_application_serves_http():
+def test_the_asgi_application_serves_only_the_websocket_and_its_health():
+    """HTTP is gunicorn's (governance/wsgi.py): uvicorn answers only its own
+    /healthz and 404 to anything else, without running a Django view."""
     from governance.asgi import application
 
-    async def get():
-        communicator = HttpCommunicator(
-            application, "GET", "/healthz", headers=[(b"host", b"localhost")]
-        )
+    async def get(path):
+        communicator = HttpCommunicator(application, "GET", path, headers=[(b"host", b"localhost")])
         return await communicator.get_response(timeout=10)
 
-    response = async_to_sync(get)()
+    health = async_to_sync(get)("/healthz")
+    elsewhere = async_to_sync(get)("/api/v1/cases/")
 
-    assert response["status"] == 200
-    assert b'"status": "ok"' in response["body"]
+    assert health["status"] == 200 and json.loads(health["body"]) == {"status": "ok"}
+    assert elsewhere["status"] == 404
+    assert json.loads(elsewhere["body"])["error"]["code"] == "not_found"
 
 
 def _demo_setting(name: str, **env) -> str:

@@ -34,6 +34,7 @@ APT_PACKAGES=(
     redis-server redis-tools
     gdal-bin libgdal32 libgeos-c1v5 libproj25
     gettext curl
+    nginx
     chromium fonts-noto-cjk
 )
 

@@ -19,7 +19,6 @@ MAP_TILE_URL      tile URL template for maps (empty: boundaries on a blank map)
 CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives up
 """
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -119,8 +118,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 # GeoDjango needs the PostGIS backend whatever scheme the URL was written with.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
-# HTTP requests run in long-lived worker processes (HTTP_PROCESSES) or threads
-# (HTTP_THREADS), governance/asgi.py: each keeps its connection between requests.
+# HTTP requests run in long-lived gunicorn worker processes (deploy/gunicorn.conf.py):
+# each keeps its connection between requests.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=300))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Two roles (core.dbroles, README "Database roles"): DATABASE_URL is the
@@ -184,16 +183,11 @@ for _number, _url in enumerate(filter(None, map(str.strip, _replica_urls)), star
     }
 DATABASE_ROUTERS = ["core.dbrouting.ReplicaRouter"]
 REPLICA_STICKY_SECONDS = env.int("REPLICA_STICKY_SECONDS", default=10)
-# Where a server process (uvicorn) runs HTTP requests (governance/asgi.py):
-# HTTP_PROCESSES worker processes, one request at a time each, the next
-# request to whichever is free (default: one per CPU). Requests are CPU-bound
-# Python, so each needs a process of its own to use a core; and keep-alive
-# connections cling to the uvicorn process that accepted them (uvicorn
-# --workers), which leaves one busy while another idles. With 0, requests run
-# on HTTP_THREADS threads of the server process itself (they share its
-# interpreter lock); each worker process or thread holds a database connection.
-HTTP_PROCESSES = env.int("HTTP_PROCESSES", default=len(os.sched_getaffinity(0)))
-HTTP_THREADS = env.int("HTTP_THREADS", default=1)
+# Load shedding (governance/load_shedding.py): a request that waited longer
+# than REQUEST_QUEUE_TIMEOUT_MS between nginx and a gunicorn worker (0: no
+# limit) is answered 503 with Retry-After: REQUEST_RETRY_AFTER_SECONDS.
+REQUEST_QUEUE_TIMEOUT_MS = env.int("REQUEST_QUEUE_TIMEOUT_MS", default=250)
+REQUEST_RETRY_AFTER_SECONDS = env.int("REQUEST_RETRY_AFTER_SECONDS", default=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "organisation.User"

@@ -8,12 +8,12 @@ import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
 
-from tests.servers import ServerFailed, run_asgi_server
+from governance.stack import Stack, StackFailed
+from tests.servers import run_server_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -102,29 +102,29 @@ def page(browser, browser_errors):
     context.close()
 
 
-# --- An ASGI server for pages that use the live WebSocket ----------------------------
+# --- The servers, as bin/run starts them, for pages that use the live WebSocket ----
 #
-# pytest-django's live_server is WSGI: it has no WebSocket. ``asgi_server``
-# runs uvicorn on governance.asgi in a process of its own, with the test
-# settings, against the test database (what the tests write must be
-# committed: ``django_db(transaction=True)``). The in-memory channel layer
-# of the test settings cannot reach another process, so the server and the
-# test process (``live_channel_layer``) share the Redis pub/sub layer on
-# REDIS_URL, under a prefix of this run's own.
+# pytest-django's live_server is WSGI alone: it has no WebSocket. ``server_stack``
+# runs nginx in front of gunicorn and uvicorn (governance/stack.py) in
+# processes of their own, with the test settings, against the test database
+# (what the tests write must be committed: ``django_db(transaction=True)``).
+# The in-memory channel layer of the test settings cannot reach another
+# process, so the servers and the test process (``live_channel_layer``) share
+# the Redis pub/sub layer on REDIS_URL, under a prefix of this run's own.
 
 
 @dataclass
-class AsgiServer:
+class StackServer:
     url: str
     channel_layers: dict
-    log_path: Path
+    stack: Stack
 
     def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return self.stack.log_tail(lines)
 
 
 @pytest.fixture(scope="session")
-def asgi_server(django_db_setup, tmp_path_factory):
+def server_stack(django_db_setup, tmp_path_factory):
     from django.db import connection
 
     # The layer production uses (the base settings'), under this run's prefix.
@@ -133,31 +133,31 @@ def asgi_server(django_db_setup, tmp_path_factory):
     layers["default"]["CONFIG"]["prefix"] = f"e2e-{uuid.uuid4().hex[:12]}"
     database = connection.settings_dict["NAME"]
     if database == base.env.db_url("DATABASE_URL", default=base.DEFAULT_DATABASE_URL)["NAME"]:
-        pytest.fail(f"the server would run on {database}, which is not a test database")
-    log_path = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
-    # The test settings serve no static files themselves (DEBUG off, no
-    # collectstatic): WhiteNoise serves them from the finders.
-    # Tests flush and restore the database under the running server: it
-    # must read the configuration afresh rather than keep what it cached.
+        pytest.fail(f"the servers would run on {database}, which is not a test database")
+    # No collectstatic for the tests: a static file nginx does not find in the
+    # (empty) STATIC_ROOT goes to the application, where WhiteNoise serves it
+    # from the finders.
+    # Tests flush and restore the database under the running servers: they
+    # must read the configuration afresh rather than keep what they cached.
     overrides = {
         "CHANNEL_LAYERS": layers,
         "WHITENOISE_USE_FINDERS": True,
         "CONFIG_CACHE_SECONDS": 0,
     }
     try:
-        with run_asgi_server(overrides, log_path=log_path) as url:
-            yield AsgiServer(url=url, channel_layers=layers, log_path=log_path)
-    except ServerFailed as exc:
+        with run_server_stack(overrides, work_dir=tmp_path_factory.mktemp("stack")) as stack:
+            yield StackServer(url=stack.url, channel_layers=layers, stack=stack)
+    except StackFailed as exc:
         pytest.fail(str(exc))
 
 
 @pytest.fixture
-def live_channel_layer(settings, asgi_server):
+def live_channel_layer(settings, server_stack):
     """Pushes from the test process (services run through ``off_loop``) reach
     the server's WebSocket clients."""
     from channels.layers import channel_layers
 
-    settings.CHANNEL_LAYERS = asgi_server.channel_layers
+    settings.CHANNEL_LAYERS = server_stack.channel_layers
     channel_layers.backends = {}
     yield
     channel_layers.backends = {}
@@ -184,9 +184,9 @@ def off_loop():
 
 
 @pytest.fixture
-def signed_in(browser, asgi_server, browser_errors):
+def signed_in(browser, server_stack, browser_errors):
     """``signed_in(user)``: a new browser context with a session of ``user`` on
-    the ASGI server. (A session made here is valid there: both run the test
+    the servers. (A session made here is valid there: both run the test
     settings, with one SECRET_KEY, on one database.)"""
     from django.conf import settings
     from django.test import Client
@@ -197,7 +197,7 @@ def signed_in(browser, asgi_server, browser_errors):
         client = Client()
         client.force_login(user)
         context = browser.new_context(
-            base_url=asgi_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
+            base_url=server_stack.url, locale="en-US", viewport={"width": 1280, "height": 900}
         )
         browser_errors.watch(context)
         context.add_cookies(
@@ -205,7 +205,7 @@ def signed_in(browser, asgi_server, browser_errors):
                 {
                     "name": settings.SESSION_COOKIE_NAME,
                     "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                    "url": asgi_server.url,
+                    "url": server_stack.url,
                 }
             ]
         )

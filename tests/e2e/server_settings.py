@@ -1,6 +1,6 @@
-"""Settings of the end-to-end server (``asgi_server`` in conftest.py): the test
-settings with the JSON object in E2E_SETTINGS over them, alike in the server
-and in the HTTP worker processes it starts."""
+"""Settings of the end-to-end servers (``server_stack`` in conftest.py): the
+test settings with the JSON object in E2E_SETTINGS over them, alike in
+gunicorn and uvicorn."""
 
 import json
 import os

@@ -16,8 +16,8 @@ def city(reference_data, world):  # noqa: F811
     return world
 
 
-def test_home_and_sign_in_pages_and_the_language_menu(city, asgi_server, page):
-    page.goto(f"{asgi_server.url}/")
+def test_home_and_sign_in_pages_and_the_language_menu(city, server_stack, page):
+    page.goto(f"{server_stack.url}/")
     expect(page.locator("h2").first).to_have_text("Jurisdiction")
 
     # The language menu applies a choice without a button (static/governance/site.js).
@@ -26,14 +26,14 @@ def test_home_and_sign_in_pages_and_the_language_menu(city, asgi_server, page):
     page.select_option("#language", "en")
     expect(page.locator("h2").first).to_have_text("Jurisdiction")
 
-    page.goto(f"{asgi_server.url}/accounts/login/")
+    page.goto(f"{server_stack.url}/accounts/login/")
     page.fill("#id_username", "handler")
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("button[type=submit]")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live", timeout=8000)
 
 
-def test_admin_pages(city, asgi_server, signed_in):
+def test_admin_pages(city, server_stack, signed_in):
     root = UserFactory(username="root", is_staff=True, is_superuser=True)
     page = signed_in(root).new_page()
 
@@ -46,7 +46,7 @@ def test_admin_pages(city, asgi_server, signed_in):
     expect(page.locator("#id_username")).to_have_value("root")
 
 
-def test_api_docs_and_the_browsable_api(city, asgi_server, signed_in):
+def test_api_docs_and_the_browsable_api(city, server_stack, signed_in):
     page = signed_in(city.dispatcher).new_page()
 
     page.goto("/api/v1/docs/")

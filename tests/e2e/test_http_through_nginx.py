@@ -1,0 +1,187 @@
+"""HTTP requests through the servers bin/run starts (nginx in front of
+gunicorn): the request body arrives as the client sent it, whole or chunked;
+photos are served by nginx after the application's check; requests that
+waited too long are shed with 503 and Retry-After."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from cases.models import Case, CaseAttachment
+from tests.cases.conftest import IN_G1, jpeg, world  # noqa: F401 - the small working city
+from tests.servers import run_server_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def city(reference_data, world):  # noqa: F811
+    return world
+
+
+def post(server, path: str, body: bytes, headers: dict, *, chunked: bool):
+    """POST ``body`` whole (Content-Length) or in chunks of 1000 bytes."""
+    address = urlsplit(server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    try:
+        connection.putrequest("POST", path)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if chunked:
+            connection.putheader("Transfer-Encoding", "chunked")
+            connection.endheaders()
+            for start in range(0, len(body), 1000):
+                piece = body[start : start + 1000]
+                connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+            connection.send(b"0\r\n\r\n")
+        else:
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def report_json(city) -> bytes:
+    return json.dumps(
+        {"category": "BJ0101", "description": "井盖缺失", "lng": IN_G1[0], "lat": IN_G1[1]}
+    ).encode()
+
+
+def report_multipart(boundary: str) -> bytes:
+    fields = {"category": "BJ0101", "description": "井盖缺失", "lng": IN_G1[0], "lat": IN_G1[1]}
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    photo = jpeg("manhole.jpg", size=(800, 600)).read()
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="manhole.jpg"'
+        "\r\nContent-Type: image/jpeg\r\n\r\n".encode()
+        + photo
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+def post_photo_report(server, auth: dict, *, chunked: bool):
+    """A report with one 800 x 600 photo, as multipart."""
+    boundary = uuid.uuid4().hex
+    return post(
+        server,
+        "/api/v1/cases/",
+        report_multipart(boundary),
+        {**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        chunked=chunked,
+    )
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_report_arrives_whole_however_its_body_is_sent(city, server_stack, chunked):
+    token = Token.objects.create(user=city.grid_worker)
+    auth = {"Authorization": f"Token {token.key}", "Accept-Language": "en"}
+
+    status, body = post(
+        server_stack,
+        "/api/v1/cases/",
+        report_json(city),
+        {**auth, "Content-Type": "application/json"},
+        chunked=chunked,
+    )
+    assert status == 201, body
+    assert Case.objects.get(pk=body["id"]).description == "井盖缺失"
+
+    status, body = post_photo_report(server_stack, auth, chunked=chunked)
+    assert status == 201, body
+    assert len(body["photos"]) == 1 and body["photos"][0]["width"] == 800
+    assert CaseAttachment.objects.filter(case_id=body["id"]).count() == 1
+
+    # A bad body is still refused by name, not lost on the way.
+    status, body = post(
+        server_stack,
+        "/api/v1/cases/",
+        b'{"category": "BJ0101"',
+        {**auth, "Content-Type": "application/json"},
+        chunked=chunked,
+    )
+    assert status == 400 and body["error"]["code"] == "malformed", body
+
+
+def get(url: str, headers: dict | None = None):
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - our own servers
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(refused.headers), refused.read()
+
+
+def test_nginx_sends_a_photo_after_the_applications_check(city, server_stack):
+    token = Token.objects.create(user=city.grid_worker)
+    auth = {"Authorization": f"Token {token.key}", "Accept-Language": "en"}
+    status, body = post_photo_report(server_stack, auth, chunked=False)
+    assert status == 201, body
+    attachment = CaseAttachment.objects.get(case_id=body["id"])
+    path = urlsplit(body["photos"][0]["url"]).path
+    stored = Path(server_stack.stack.media_root, attachment.file.name).read_bytes()
+
+    status, headers, content = get(server_stack.url + path, auth)
+    refused, _headers, _content = get(server_stack.url + path)  # no credentials
+    internal, _headers, _content = get(f"{server_stack.url}/_photos/{attachment.file.name}")
+
+    assert status == 200 and content == stored
+    assert headers["Content-Type"] == "image/jpeg"
+    assert "X-Accel-Redirect" not in headers
+    assert refused == 404
+    # The files themselves are only reachable through the check.
+    assert internal == 404
+
+
+def burst(url: str, count: int) -> list[tuple[int, dict, bytes]]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: get(url), range(count)))
+
+
+def assert_shed_answers(answers):
+    statuses = sorted({status for status, _headers, _body in answers})
+    assert statuses == [200, 503], statuses
+    for status, headers, content in answers:
+        if status == 503:
+            assert headers["Retry-After"] == "1"
+            assert json.loads(content)["error"]["code"] == "overloaded"
+
+
+@pytest.fixture
+def one_worker(transactional_db, tmp_path):
+    """``one_worker(**environ)``: the servers with one gunicorn worker."""
+
+    def start(**environ):
+        environ = {"GUNICORN_WORKERS": "1", **environ}
+        return run_server_stack({}, work_dir=tmp_path, environ=environ)
+
+    return start
+
+
+def test_requests_that_waited_too_long_for_the_worker_are_shed(one_worker):
+    with one_worker(REQUEST_QUEUE_TIMEOUT_MS="30", NGINX_MAX_IN_FLIGHT="100") as stack:
+        answers = burst(f"{stack.url}/healthz", 40)
+
+    assert_shed_answers(answers)
+
+
+def test_requests_beyond_the_bound_in_flight_are_shed_by_nginx(one_worker):
+    with one_worker(NGINX_MAX_IN_FLIGHT="2", REQUEST_QUEUE_TIMEOUT_MS="0") as stack:
+        answers = burst(f"{stack.url}/healthz", 40)
+
+    assert_shed_answers(answers)
