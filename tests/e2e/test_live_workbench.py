@@ -73,8 +73,12 @@ def row(page, queue: str, case):
 
 
 def test_each_page_follows_its_own_queue_live_and_catches_up_after_losing_its_socket(
-    city, signed_in, off_loop
+    city, signed_in, off_loop, browser_errors
 ):
+    # Page A goes offline on purpose: its reconnection attempts (jittered,
+    # so some fall inside the outage) fail as the browser says they do.
+    browser_errors.allow(r"net::ERR_INTERNET_DISCONNECTED")
+
     def dispatch(case, department):
         off_loop(services.case_dispatch, case=case.pk, actor=city.dispatcher, department=department)
 
