@@ -554,6 +554,41 @@ class Sampler(threading.Thread):
         return dict(cpu), busy, machine1[1] - machine0[1], t1 - t0
 
 
+def _launch(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command, cwd=_benchdb.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def _until_healthy(proc: subprocess.Popen, port: int, timeout: float) -> str:
+    """Wait for /healthz on ``port`` to answer 200: "" then, else what went wrong."""
+    started = time.perf_counter()
+    while time.perf_counter() < started + timeout:
+        if proc.poll() is not None:
+            return f"exited with {proc.returncode}"
+        try:
+            url = f"http://127.0.0.1:{port}/healthz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return ""
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return f"/healthz did not answer 200 within {timeout:.0f} s"
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class HttpServer:
     """gunicorn (as the stack runs it, governance/stack.py) for the clients'
     resync over HTTP: uvicorn serves only the WebSocket. It stays up while
@@ -570,36 +605,13 @@ class HttpServer:
             "-c", str(_benchdb.ROOT / "deploy" / "gunicorn.conf.py"),
             "--bind", f"127.0.0.1:{self.port}", "governance.wsgi:application",
         ]  # fmt: skip
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command, cwd=_benchdb.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        started = time.perf_counter()
-        while time.perf_counter() < started + 90:
-            if self.proc.poll() is not None:
-                raise SystemExit(
-                    f"gunicorn exited with {self.proc.returncode}:\n{log_tail(self.log_path, 40)}"
-                )
-            try:
-                url = f"http://127.0.0.1:{self.port}/healthz"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise SystemExit(f"gunicorn did not answer within 90 s:\n{log_tail(self.log_path, 40)}")
+        self.proc = _launch(command, env, self.log_path)
+        if problem := _until_healthy(self.proc, self.port, 90):
+            self.stop()
+            raise SystemExit(f"gunicorn {problem}:\n{log_tail(self.log_path, 40)}")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
 
 
 class Server:
@@ -625,30 +637,18 @@ class Server:
             *uvicorn_args(),  # forwarded headers as bin/run trusts them
         ]  # fmt: skip
         started = time.perf_counter()
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command, cwd=_benchdb.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        while time.perf_counter() < started + 60:
-            if self.proc.poll() is not None:
-                self.fail(f"uvicorn exited with {self.proc.returncode}")
-            try:
-                url = f"http://127.0.0.1:{self.port}/healthz"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - started
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.fail("/healthz did not answer 200 within 60 s")
-        return 0.0
+        self.proc = _launch(command, env, self.log_path)
+        if problem := _until_healthy(self.proc, self.port, 60):
+            self.fail(f"uvicorn {problem}")
+        return time.perf_counter() - started
 
     @property
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
 
     def children(self) -> set[int]:
-        """The server's child processes: its HTTP workers (governance/asgi.py)."""
+        """The server's child processes (uvicorn has none since it serves
+        only the WebSocket; the figure stays for older layouts)."""
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         with contextlib.suppress(OSError):
             return {int(pid) for pid in path.read_text().split()}
@@ -668,14 +668,7 @@ class Server:
         return log_errors(self.log_path)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
 
 
 class LoadProcess:
