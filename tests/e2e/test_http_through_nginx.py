@@ -24,7 +24,7 @@ from core.gateway_errors import GATEWAY_ERRORS
 from tests.cases.conftest import IN_G1, jpeg, world  # noqa: F401 - the small working city
 from tests.servers import run_server_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
