@@ -61,12 +61,13 @@ class FilterConstraintsExtension(DjangoFilterExtension):
 
 class StrictBooleanField(forms.Field):
     """true or false, in any spelling DRF's BooleanField takes (1/0, yes/no,
-    on/off...); anything else is an error. Django's NullBooleanField would
+    on/off..., in any case); anything else is an error. Django's NullBooleanField would
     read ``?overdue=maybe`` as "not given"."""
 
     default_error_messages = {"invalid": _("Must be a valid boolean.")}
 
     def to_python(self, value):
+        value = value.lower() if isinstance(value, str) else value  # as DRF reads it
         if value in serializers.BooleanField.TRUE_VALUES:
             return True
         if value in serializers.BooleanField.FALSE_VALUES:
