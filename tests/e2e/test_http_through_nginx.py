@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import urllib.error
 import urllib.request
 import uuid
@@ -239,3 +241,26 @@ def test_nginx_answers_a_body_too_large_and_gunicorn_down_in_the_apps_words(one_
     assert_gateway_error(big_page, 413, language="zh-hans", json_body=False)
     assert_gateway_error(down_api, 502, language="en", json_body=True)
     assert_gateway_error(down_page, 502, language="zh-hans", json_body=False)
+
+
+def test_nginx_answers_gunicorn_too_slow_with_a_timeout_in_the_apps_words(one_worker):
+    with one_worker(GUNICORN_TIMEOUT="2") as stack:  # nginx waits 2 + 5 s
+        master = stack.processes["gunicorn"].pid
+        stopped = [master, *children_of(master)]
+        for pid in stopped:  # it accepts connections and answers none
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                api = pool.submit(get, f"{stack.url}/api/v1/areas/", {"Accept-Language": "en"})
+                page = pool.submit(get, f"{stack.url}/", {})
+                slow_api, slow_page = api.result(), page.result()
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+
+    assert_gateway_error(slow_api, 504, language="en", json_body=True)
+    assert_gateway_error(slow_page, 504, language="zh-hans", json_body=False)
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
