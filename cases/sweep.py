@@ -14,9 +14,8 @@ locks its rows with ``FOR UPDATE SKIP LOCKED``. So:
 
 Red is swept before yellow: a case that crossed both since the last sweep
 is marked red once, not yellow then red. Then reminders and supervision
-orders (``CaseDirective``) still open past their own deadline are marked
-overdue (``overdue_at``, through their own partial index, the same way), with
-one ``directive_overdue`` event each. Overdue policy per stage
+orders still open past their own deadline are marked overdue
+(cases.directive_sweep). Overdue policy per stage
 (``OverduePolicy``): escalate a case still with a command centre one level
 up, or issue a supervision order (督办) to the department; applied once per
 red crossing, in the same transaction. An escalated case starts a new
@@ -28,7 +27,7 @@ fires every minute) stops at once and changes nothing. The lock is the
 session's, so a worker that dies lets go of it with its connection.
 
 Each batch's events are inserted in one statement and published after its
-commit in one go (``publish_many_on_commit``); people hear of them in one
+commit in one go (cases.bulk_events); people hear of them in one
 digest per run: ``sweep_finished`` is sent once the run has committed its
 batches (notifications.services).
 """
@@ -36,7 +35,6 @@ batches (notifications.services).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,12 +47,12 @@ from django.utils import timezone
 from grids.models import Level
 
 from . import deadlines
-from .audience import audience, involved
+from .bulk_events import CASE_FIELDS, DEADLINE_FIELDS, record_events, stage_event
 from .deadlines import current_calendar
+from .directive_sweep import directives_sweep_batch
 from .models import (
     Case,
     CaseDirective,
-    CaseEvent,
     Clock,
     DirectiveKind,
     Light,
@@ -62,7 +60,7 @@ from .models import (
     OverduePolicy,
     Status,
 )
-from .publishing import publish_many_on_commit, sweep_finished
+from .publishing import sweep_finished
 from .working_time import CalendarMissing, load_calendar
 
 logger = logging.getLogger(__name__)
@@ -71,15 +69,6 @@ logger = logging.getLogger(__name__)
 SWEEP_LOCK = 0x73776570
 
 COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.REGISTERED, Status.RETURNED)
-_DEADLINE_FIELDS = (
-    "stage", "stage_seq", "stage_unit", "stage_clock", "stage_started_at", "stage_limit",
-    "stage_paused", "yellow_at", "due_at", "light", "suspended_at",
-)  # fmt: skip
-_FIELDS = (
-    "id", "number", "status", "category_id", "urgency", "department_id", "area_path", "grid_id",
-    "command_level", "is_supervised", "version", "overdue_count", "reporter_id",
-    *_DEADLINE_FIELDS,
-)  # fmt: skip
 
 
 @dataclass
@@ -122,7 +111,7 @@ def sla_sweep(*, now: dt.datetime | None = None, batch: int | None = None) -> Sw
             pass
         while _sweep_batch(Light.YELLOW, run, result) == run.batch:
             pass
-        while _sweep_directives(run, result) == run.batch:
+        while _directives(run, result) == run.batch:
             pass
         for receiver, error in sweep_finished.send_robust(sender=Case, result=result):
             if isinstance(error, Exception):
@@ -149,7 +138,7 @@ def _restart(case: Case, now, calendar) -> None:
     case climbs again, up to the city. Without a calendar for the year the
     case stays red where it is, and the missing year is logged, rather than
     failing the batch on every run."""
-    saved = {name: getattr(case, name) for name in _DEADLINE_FIELDS}
+    saved = {name: getattr(case, name) for name in DEADLINE_FIELDS}
     try:
         deadlines.stage_start(case, now=now, calendar=calendar)
     except CalendarMissing as exc:
@@ -166,20 +155,6 @@ def _order_due(now, minutes: float, calendar) -> dt.datetime:
         return now + dt.timedelta(minutes=minutes)
 
 
-def _event(case: Case, action: str, now, key: str, **payload) -> CaseEvent:
-    # The audience is set when the batch is written: an escalation moves the
-    # case to another command level after its event is made.
-    return CaseEvent(
-        case=case,
-        action=action,
-        from_status=case.status,
-        to_status=case.status,
-        payload=payload,
-        dedupe_key=f"{key}:{case.pk}:{case.stage_seq}",
-        created_at=now,
-    )
-
-
 def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
     now = run.now
     with transaction.atomic():
@@ -191,7 +166,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
             due = Case.objects.filter(
                 light=Light.GREEN, yellow_at__isnull=False, yellow_at__lte=now
             ).order_by("yellow_at")
-        cases = list(due.select_for_update(skip_locked=True).only(*_FIELDS)[: run.batch])
+        cases = list(due.select_for_update(skip_locked=True).only(*CASE_FIELDS)[: run.batch])
         if not cases:
             return 0
         result.batches += 1
@@ -200,7 +175,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
         for case in cases:
             # Events are keyed by the deadline that was crossed.
             events.append(
-                _event(case, f"sla_{light}", now, light, stage=case.stage, due_at=case.due_at)
+                stage_event(case, f"sla_{light}", now, light, stage=case.stage, due_at=case.due_at)
             )
             case.light = light
             case.version += 1
@@ -213,7 +188,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 and case.status in COMMAND_CENTRE_STATUSES
                 and case.command_level > Level.CITY
             ):
-                event = _event(
+                event = stage_event(
                     case, "escalated", now, "escalate",
                     from_level=case.command_level, to_level=case.command_level - 1,
                     reason="overdue", automatic=True,
@@ -239,7 +214,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                     )
                 )
                 events.append(
-                    _event(
+                    stage_event(
                         case, "supervision_ordered", now, "supervise",
                         due_at=due_at, reason="overdue", automatic=True,
                     )
@@ -247,7 +222,7 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 supervised += 1
         _write(cases, now)
         CaseDirective.objects.bulk_create(directives)
-        _record_events(events)
+        record_events(events)
         result.events.extend(e.pk for e in events)
         if light == Light.RED:
             result.red += len(cases)
@@ -258,103 +233,13 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
         return len(cases)
 
 
-def _record_events(events: list[CaseEvent]) -> None:
-    """Store the events of a batch with their audience, and publish them after commit."""
-    people = involved({event.case.pk for event in events})
-    for event in events:
-        users, departments = people[event.case.pk]
-        event.audience = audience(event.case, users=users, departments=departments)
-    _insert_events(events)
-    publish_many_on_commit(events)
-
-
-# A batch's events in one statement, one array per column (a multi-row
-# VALUES of thousands of rows costs more to build and parse than to run).
-_INSERT_EVENTS_SQL = """
-INSERT INTO cases_caseevent (
-    case_id, action, actor_id, actor_role, from_status, to_status, payload, audience,
-    dedupe_key, created_at
-)
-SELECT v.case_id, v.action, NULL, '', v.from_status, v.to_status, v.payload::jsonb,
-       string_to_array(v.audience, ' ')::varchar(32)[], v.dedupe_key, v.created_at
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::text[], %s::timestamptz[])
-     WITH ORDINALITY AS v(case_id, action, from_status, to_status, payload, audience,
-                          dedupe_key, created_at, n)
-ORDER BY v.n
-RETURNING id, dedupe_key
-"""
-
-
-def _insert_events(events: list[CaseEvent]) -> None:
-    """Insert the sweep's events and give each its id: they are told apart
-    by their dedupe keys, which every event the sweep writes has."""
-    if any(not e.dedupe_key for e in events):
-        raise ValueError("every event the sweep writes needs its dedupe key")
-    encoder = CaseEvent._meta.get_field("payload").encoder
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_EVENTS_SQL,
-            [
-                [e.case.pk for e in events],
-                [e.action for e in events],
-                [e.from_status for e in events],
-                [e.to_status for e in events],
-                [json.dumps(e.payload, cls=encoder) for e in events],
-                [" ".join(e.audience) for e in events],
-                [e.dedupe_key for e in events],
-                [e.created_at for e in events],
-            ],
-        )
-        ids = dict((key, pk) for pk, key in cursor.fetchall())
-    for event in events:
-        event.pk = ids[event.dedupe_key]
-        event._state.adding = False
-        event._state.db = connection.alias
-
-
-def _sweep_directives(run: _Run, result: SweepResult) -> int:
-    """Mark a batch of open directives past their deadline overdue, with one
-    ``directive_overdue`` event each. The case itself is not changed."""
-    with transaction.atomic():
-        directives = list(
-            CaseDirective.objects.filter(
-                settled_at__isnull=True, overdue_at__isnull=True, due_at__lte=run.now
-            )
-            .order_by("due_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("case")
-            .only("id", "kind", "due_at", "issued_by_id", *(f"case__{f}" for f in _FIELDS))[
-                : run.batch
-            ]
-        )
-        if not directives:
-            return 0
+def _directives(run: _Run, result: SweepResult) -> int:
+    events = directives_sweep_batch(now=run.now, batch=run.batch)
+    if events:
         result.batches += 1
-        CaseDirective.objects.filter(pk__in=[d.pk for d in directives]).update(overdue_at=run.now)
-        events = []
-        for directive in directives:
-            case = directive.case
-            events.append(
-                CaseEvent(
-                    case=case,
-                    action="directive_overdue",
-                    from_status=case.status,
-                    to_status=case.status,
-                    payload={
-                        "directive": directive.pk,
-                        "kind": directive.kind,
-                        "due_at": directive.due_at,
-                        "issued_by": directive.issued_by_id,
-                    },
-                    dedupe_key=f"directive_overdue:{directive.pk}",
-                    created_at=run.now,
-                )
-            )
-        _record_events(events)
         result.events.extend(e.pk for e in events)
-        result.directives_overdue += len(directives)
-        return len(directives)
+        result.directives_overdue += len(events)
+    return len(events)
 
 
 def _calendar(run: _Run):
@@ -418,7 +303,7 @@ def deadlines_replace(*, years: list[int], now: dt.datetime, batch: int = 1000) 
             Case.objects.select_for_update(of=("self",))
             .filter(pk__in=ids[offset : offset + batch])
             .order_by("pk")
-            .only(*_FIELDS)
+            .only(*CASE_FIELDS)
         )
         changed, events = [], []
         for case in cases:
@@ -429,7 +314,7 @@ def deadlines_replace(*, years: list[int], now: dt.datetime, batch: int = 1000) 
             case.version += 1
             changed.append(case)
             events.append(
-                _event(
+                stage_event(
                     case, "deadline_moved", now, f"calendar{now:%Y%m%d%H%M%S}",
                     stage=case.stage, years=years, previous_due_at=before[0],
                     due_at=case.due_at, automatic=True,
@@ -437,6 +322,6 @@ def deadlines_replace(*, years: list[int], now: dt.datetime, batch: int = 1000) 
             )  # fmt: skip
         if changed:
             _write(changed, now)
-            _record_events(events)
+            record_events(events)
         moved += len(changed)
     return moved

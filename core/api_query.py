@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django_filters.utils import translate_validation
+from rest_framework import exceptions
+
 
 def valid_query(serializer_class, request) -> dict:
     """The query string checked by ``serializer_class`` (400 when it is not).
@@ -16,3 +19,18 @@ def valid_query(serializer_class, request) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def valid_filters(request, *, filterset_class, queryset, serializer_class) -> tuple:
+    """``queryset`` filtered by ``filterset_class``, and the rest of the query
+    string checked by ``serializer_class`` (paging, rendering options): one
+    400 naming every bad parameter of either."""
+    filterset = filterset_class(request.query_params, queryset=queryset, request=request)
+    errors = {} if filterset.is_valid() else translate_validation(filterset.errors).detail
+    try:
+        params = valid_query(serializer_class, request)
+    except exceptions.ValidationError as exc:
+        errors = {**errors, **exc.detail}
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return filterset.qs, params

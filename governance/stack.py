@@ -18,8 +18,9 @@ FORWARDED_ALLOW_IPS (nginx's set_real_ip_from).
     python -m governance.stack --host 127.0.0.1 --port 8000
 
 runs it in the foreground until SIGTERM / SIGINT, or until one server exits;
-with ``--render-only`` it writes nginx's configuration into
-``STATE_DIR/nginx/`` and exits (production: deploy/systemd/README.md).
+with ``--render-only`` it writes nginx's configuration and its own error
+answers (``manage.py render_gateway_errors``) into ``STATE_DIR/nginx/`` and
+exits (production: deploy/systemd/README.md).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class Stack:
         self.host, self.port = host, port
         self.state_dir = Path(state_dir)
         self.prefix = self.state_dir / "nginx"
+        self.gateway_errors = self.prefix / "gateway-errors"
         self.log_dir = self.state_dir / "logs"
         self.static_root, self.media_root = Path(static_root), Path(media_root)
         self.environ = dict(os.environ if environ is None else environ)
@@ -167,6 +169,7 @@ class Stack:
             "MEDIA_ROOT": str(self.media_root),
             "PHOTOS_PREFIX": PHOTOS_PREFIX,
             "PROXY_READ_TIMEOUT": f"{timeout + 5}s",
+            "GATEWAY_ERRORS": str(self.gateway_errors),
         }
 
     def render_nginx(self) -> Path:
@@ -176,6 +179,19 @@ class Stack:
             text = (DEPLOY / f"{name}.template").read_text()
             (self.prefix / name).write_text(render(text, values))
         return self.prefix / "nginx.conf"
+
+    def render_gateway_errors(self) -> None:
+        """nginx's own error answers, from the application's templates and
+        catalogue, with the backends' settings (core/gateway_errors.py)."""
+        command = [
+            sys.executable, "manage.py", "render_gateway_errors", "-v", "0",
+            "--output", str(self.gateway_errors),
+        ]  # fmt: skip
+        done = subprocess.run(  # noqa: S603 - our own command
+            command, cwd=ROOT, env=self.backend_environ(), capture_output=True, text=True
+        )
+        if done.returncode:
+            raise StackFailed(f"render_gateway_errors failed:\n{done.stderr[-4000:]}")
 
     def commands(self) -> dict[str, list[str]]:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -214,6 +230,7 @@ class Stack:
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.render_nginx()
+        self.render_gateway_errors()
         backend = self.backend_environ()
         for name, command in self.commands().items():
             with open(self.log_path(name), "ab") as log:
@@ -316,6 +333,7 @@ def main(argv=None) -> int:
     )
     if args.render_only:
         print(stack.render_nginx())
+        stack.render_gateway_errors()
         return 0
     stopping = []
     for number in (signal.SIGTERM, signal.SIGINT):

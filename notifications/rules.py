@@ -43,9 +43,10 @@ Digests. What the deadline sweep causes (yellow, red, escalated,
 supervision_ordered and directive_overdue with no actor) is not notified
 event by event: after each run, every person it reaches gets one
 notification per kind and channel, counting the events of the run that
-reached them (``plan_digest``), with the recipients of all the run's cases
-found in a few set-based queries. A digest reaches staff audiences and the
-issuer only; the same actions by a person are notified one by one.
+reached them (``digests.plan_digest``), with the recipients of all the run's cases
+found in a few set-based queries (notifications.digests). A digest reaches
+staff audiences and the issuer only; the same actions by a person are
+notified one by one.
 
 Nobody is told of their own action: the actor is left out (and, when the
 actor reported the case, the report's contact details too). A person reached
@@ -310,7 +311,7 @@ def plan(event) -> list[Planned]:
         for channel in channels
     )
     everyone = set().union(*(people[a] for a in wanted if a != To.CONTACTS))
-    details = _user_details(everyone) if reach_accounts and everyone else {}
+    details = user_details(everyone) if reach_accounts and everyone else {}
 
     planned: list[Planned] = []
     seen: set[tuple[str, object]] = set()
@@ -326,18 +327,18 @@ def plan(event) -> list[Planned]:
             for channel in channels:
                 if audience == To.CONTACTS:
                     for contact in contacts:
-                        if address := _address(channel, contact):
+                        if address := address_for(channel, contact):
                             add(Planned(rule.kind, channel, None, address))
                     continue
                 for pk in sorted(people[audience]):
                     if channel == INBOX:
                         add(Planned(rule.kind, channel, pk))
-                    elif address := _address(channel, details.get(pk, {})):
+                    elif address := address_for(channel, details.get(pk, {})):
                         add(Planned(rule.kind, channel, pk, address))
     return planned
 
 
-def _address(channel: str, contact: Mapping[str, str]) -> str:
+def address_for(channel: str, contact: Mapping[str, str]) -> str:
     if channel == EMAIL:
         return clean_email(contact.get("email", ""))
     return clean_phone(contact.get("phone", ""))
@@ -352,8 +353,8 @@ def _people(case, wanted: set[To]) -> tuple[dict[To, set[int]], list[Follower]]:
     query for the staff roles, one for grid workers or followers if needed."""
     people: dict[To, set[int]] = {audience: set() for audience in To}
     row = _case_row(case)
-    staff = _Staff([row], wanted)
-    for audience in wanted & _STAFF_AUDIENCES:
+    staff = StaffAudiences([row], wanted)
+    for audience in wanted & STAFF_AUDIENCES:
         people[audience] = set(staff.of(audience, row))
 
     if wanted & {To.REPORTER, To.CITIZEN_REPORTER} and case.reporter_id:
@@ -391,7 +392,7 @@ def _contacts(case, actor: int | None, followers: list[Follower]) -> list[dict[s
     return contacts
 
 
-def _user_details(user_ids: set[int]) -> dict[int, dict[str, str]]:
+def user_details(user_ids: set[int]) -> dict[int, dict[str, str]]:
     return {
         pk: {"email": email, "phone": phone}
         for pk, email, phone in User.objects.filter(pk__in=user_ids).values_list(
@@ -400,85 +401,18 @@ def _user_details(user_ids: set[int]) -> dict[int, dict[str, str]]:
     }
 
 
-# --- Resolving a run of the sweep ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Swept:
-    """One event of the sweep, as a digest reads it."""
-
-    case_id: int
-    action: str
-    issued_by: int | None = None
-
-
-@dataclass(frozen=True)
-class PlannedDigest:
-    """One digest to store: ``count`` events of ``kind`` reached the recipient."""
-
-    kind: str
-    channel: str
-    recipient_id: int
-    count: int
-    address: str = ""
-
-
-def plan_digest(events: list[Swept]) -> list[PlannedDigest]:
-    """The digests a run of the sweep causes: per person, kind and channel,
-    how many of ``events`` reached them (each event counted once per person,
-    whichever audiences reached them). Reads the cases as they are now, and
-    the people of all of them in one query per audience."""
-    counts: dict[tuple[str, str, int], int] = {}
-    cases = _digest_cases({event.case_id for event in events})
-    found = {action: [r for r in rules_for(action) if r.digest] for action in digest_actions()}
-    wanted = {a for rules_ in found.values() for r in rules_ for a, ch in r.to.items() if ch}
-    people = _Staff(cases.values(), wanted)
-    for event in events:
-        case = cases.get(event.case_id)
-        if case is None:
-            continue
-        for rule in found.get(event.action, ()):
-            reached: dict[str, set[int]] = {}
-            for audience, channels in rule.to.items():
-                if not channels:
-                    continue
-                members = people.of(audience, case, event)
-                for channel in channels:
-                    reached.setdefault(channel, set()).update(members)
-            for channel, members in reached.items():
-                for pk in members:
-                    key = (rule.kind, channel, pk)
-                    counts[key] = counts.get(key, 0) + 1
-    outgoing = {pk for (_kind, channel, pk) in counts if channel != INBOX}
-    details = _user_details(outgoing) if outgoing else {}
-    planned = []
-    for (kind, channel, pk), count in sorted(counts.items()):
-        if channel == INBOX:
-            planned.append(PlannedDigest(kind, channel, pk, count))
-        elif address := _address(channel, details.get(pk, {})):
-            planned.append(PlannedDigest(kind, channel, pk, count, address))
-    return planned
-
-
 # What the staff audiences are resolved from, for one case or many.
-_CASE_FIELDS = ("id", "status", "department_id", "command_level", "area_path", "grid_id")
-_STAFF_AUDIENCES = frozenset(
+CASE_FIELDS = ("id", "status", "department_id", "command_level", "area_path", "grid_id")
+STAFF_AUDIENCES = frozenset(
     {To.HANDLERS, To.COMMAND_CENTRE, To.SUPERVISORS, To.GRID_WORKERS, To.HOLDERS}
 )
 
 
 def _case_row(case) -> dict:
-    return {name: getattr(case, "pk" if name == "id" else name) for name in _CASE_FIELDS}
+    return {name: getattr(case, "pk" if name == "id" else name) for name in CASE_FIELDS}
 
 
-def _digest_cases(ids: set[int]) -> dict[int, dict]:
-    from cases.models import Case
-
-    rows = Case.objects.filter(pk__in=sorted(ids)).values(*_CASE_FIELDS)
-    return {row["id"]: row for row in rows}
-
-
-class _Staff:
+class StaffAudiences:
     """The staff audiences of some cases (one event's, or a whole sweep
     run's), read in one query for the roles and one for grid workers, then
     looked up per case."""
@@ -531,10 +465,10 @@ class _Staff:
         level = case["command_level"]
         return path[level - 1] if 0 < level <= len(path) else None
 
-    def of(self, audience: To, case: dict, event: Swept | None = None) -> set[int]:
+    def of(self, audience: To, case: dict, issued_by: int | None = None) -> set[int]:
         if audience == To.HOLDERS:
             holder = _HOLDERS_BY_STATUS.get(case["status"])
-            return self.of(holder, case, event) if holder else set()
+            return self.of(holder, case, issued_by) if holder else set()
         if audience == To.HANDLERS:
             return self.handlers.get(case["department_id"], set())
         if audience == To.COMMAND_CENTRE:
@@ -549,5 +483,5 @@ class _Staff:
                 )
             return self._under[path]
         if audience == To.ISSUER:
-            return {event.issued_by} if event and event.issued_by else set()
+            return {issued_by} if issued_by else set()
         return set()

@@ -30,7 +30,7 @@ from cases.holidays import provisional_year_ahead
 from cases.models import CalendarYear, CaseEvent
 from organisation.models import Role, User
 
-from . import live, rules
+from . import digests, live, rules
 from .models import OUTGOING, Channel, DigestMark, Kind, Notification
 from .selectors import inbox_of, notification_get, unread_counts, with_display
 
@@ -60,26 +60,43 @@ def notifications_for_event(event) -> int:
     planned = rules.plan(event)
     if not planned:
         return 0
-    language = default_language()
-    now = timezone.now()
     Notification.objects.bulk_create(
-        [
+        notification_rows(planned, event_id=event.pk, case_id=event.case_id),
+        ignore_conflicts=True,
+    )
+    transaction.on_commit(partial(after_commit, event.pk), robust=True)
+    return len(planned)
+
+
+def notification_rows(
+    planned: list[rules.Planned] | list[digests.PlannedDigest], **shared
+) -> list[Notification]:
+    """The rows to store for ``planned`` notifications, an event's
+    (``shared``: its event and case ids) or a sweep run's digests (each with
+    its count and the link to the cases it is about), in the default
+    language, created now."""
+    language, now = default_language(), timezone.now()
+    links: dict[str, str] = {}
+    rows = []
+    for item in planned:
+        own = {}
+        if isinstance(item, digests.PlannedDigest):
+            if item.kind not in links:
+                links[item.kind] = digest_link(item.kind)
+            own = {"count": item.count, "link": links[item.kind]}
+        rows.append(
             Notification(
                 recipient_id=item.recipient_id,
                 address=item.address,
                 channel=item.channel,
                 kind=item.kind,
-                event_id=event.pk,
-                case_id=event.case_id,
                 language=language,
                 created_at=now,
+                **shared,
+                **own,
             )
-            for item in planned
-        ],
-        ignore_conflicts=True,
-    )
-    transaction.on_commit(partial(after_commit, event.pk), robust=True)
-    return len(planned)
+        )
+    return rows
 
 
 # --- After a run of the deadline sweep ------------------------------------------------
@@ -123,28 +140,10 @@ def sweep_digest() -> int:
             mark.save(update_fields=["last_event_id"])
         if not rows:
             return 0
-        planned = rules.plan_digest(
-            [rules.Swept(case_id, action, issued_by) for _pk, case_id, action, issued_by in rows]
+        planned = digests.plan_digest(
+            [digests.Swept(case_id, action, issued_by) for _pk, case_id, action, issued_by in rows]
         )
-        language = default_language()
-        now = timezone.now()
-        links = {kind: digest_link(kind) for kind in {item.kind for item in planned}}
-        stored = Notification.objects.bulk_create(
-            [
-                Notification(
-                    recipient_id=item.recipient_id,
-                    address=item.address,
-                    channel=item.channel,
-                    kind=item.kind,
-                    count=item.count,
-                    link=links[item.kind],
-                    language=language,
-                    created_at=now,
-                )
-                for item in planned
-            ],
-            batch_size=5000,
-        )
+        stored = Notification.objects.bulk_create(notification_rows(planned), batch_size=5000)
         ids = [n.pk for n in stored]
         transaction.on_commit(partial(_after_digest, ids), robust=True)
     return len(ids)

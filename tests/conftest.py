@@ -18,7 +18,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pytest
-from django.test import TransactionTestCase
+from django.test import TestCase, TransactionTestCase
+from pytest_django.fixtures import validate_django_db
 
 from core.config_cache import ConfigCache
 from core.dbroles import as_owner
@@ -32,6 +33,11 @@ def pytest_configure(config):
     )
 
 
+def in_browser(item) -> bool:
+    """Whether ``item`` drives a browser (Playwright: tests/e2e/conftest.py)."""
+    return "browser" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Browser tests run last. Playwright's sync API runs the test code in a
     greenlet with its own context, where Django hands out other connection
@@ -39,7 +45,49 @@ def pytest_collection_modifyitems(session, config, items):
     restore. Their flush then re-creates content types under new ids, and a
     later serialized_rollback test could no longer restore the migrated data
     (categories, calendar). Nothing transactional follows them at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    items.sort(key=in_browser)
+
+
+# --- Transactional tests restore the migrated rows ------------------------------------
+# A transactional test ends with a flush. Without serialized rollback that
+# flush re-creates the content types (and permissions) under new ids, and a
+# serialized-rollback test after it can no longer restore the migrated rows
+# that refer to the old ones. So every transactional test restores them; the
+# browser tests alone cannot (see above), and run after every other test.
+
+UNRESTORED_MESSAGE = (
+    "{name} commits for real (a transactional test) without serialized rollback: its "
+    "flush would re-create the content types under new ids and break later "
+    "serialized-rollback tests. Mark it "
+    "@pytest.mark.django_db(transaction=True, serialized_rollback=True)."
+)
+
+
+def flushes_without_restoring(item) -> bool:
+    """Whether ``item`` is a transactional test without serialized rollback
+    (pytest-django's own reading of its marker and fixtures), outside a browser."""
+    if in_browser(item):
+        return False
+    fixtures = set(getattr(item, "fixturenames", ()))
+    transactional = serialized = False
+    marker = item.get_closest_marker("django_db")
+    if marker is not None:
+        transaction, reset_sequences, _databases, serialized, _apps = validate_django_db(marker)
+        transactional = transaction or reset_sequences
+    cls = getattr(item, "cls", None)
+    if isinstance(cls, type) and issubclass(cls, TransactionTestCase):
+        transactional = not issubclass(cls, TestCase)
+        serialized = cls.serialized_rollback
+    transactional = transactional or bool(fixtures & {"transactional_db", "live_server"})
+    serialized = serialized or "django_db_serialized_rollback" in fixtures
+    return transactional and not serialized
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Refuse such a test before any fixture runs (nothing is flushed)."""
+    if flushes_without_restoring(item):
+        pytest.fail(UNRESTORED_MESSAGE.format(name=item.nodeid), pytrace=False)
 
 
 # --- Database roles ------------------------------------------------------------------

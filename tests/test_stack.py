@@ -64,3 +64,28 @@ def test_a_template_value_left_unset_is_refused():
     )
     with pytest.raises(StackFailed, match="LISTEN"):
         render("listen ${LISTEN};", {})
+
+
+def test_the_stack_writes_nginxs_own_answers_where_nginx_reads_them(tmp_path):
+    servers = stack(tmp_path, DJANGO_SETTINGS_MODULE="governance.settings.test")
+    conf = servers.render_nginx().read_text()
+    servers.render_gateway_errors()
+
+    assert f"alias {servers.gateway_errors}/$gateway_language/$gateway_page;" in conf
+    written = sorted(
+        p.relative_to(servers.gateway_errors).as_posix()
+        for p in servers.gateway_errors.rglob("*.*")
+    )
+    assert written == sorted(
+        f"{language}/{status}.{kind}"
+        for language in ("en", "zh-hans")
+        for status in (413, 502, 503, 504)
+        for kind in ("html", "json")
+    )
+
+
+def test_a_failure_to_write_them_stops_the_stack(tmp_path):
+    servers = stack(tmp_path, DJANGO_SETTINGS_MODULE="no.such.settings")
+
+    with pytest.raises(StackFailed, match="render_gateway_errors"):
+        servers.render_gateway_errors()

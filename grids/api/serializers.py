@@ -8,11 +8,6 @@ cost more than the query, so they describe the output rather than produce it.
 
 from __future__ import annotations
 
-import math
-import re
-
-from django.contrib.gis.geos import Polygon
-from django.core.validators import RegexValidator
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -26,41 +21,6 @@ MAX_ID = 2**63 - 1  # ids are bigint
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
 MAX_OFFSET = 10**9
-
-_NUMBER = r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*"
-BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"
-
-
-def _id_field(help_text) -> serializers.IntegerField:
-    return serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_ID, help_text=help_text
-    )
-
-
-@extend_schema_field(
-    {"type": "string", "pattern": BBOX_PATTERN, "example": "119.90,31.70,119.96,31.74"}
-)
-class BBoxField(serializers.CharField):
-    """min_lng,min_lat,max_lng,max_lat in WGS-84, as a polygon."""
-
-    def to_internal_value(self, data) -> Polygon:
-        text = super().to_internal_value(data)
-        parts = text.split(",")
-        try:
-            if len(parts) != 4:
-                raise ValueError(text)
-            x0, y0, x1, y1 = (float(part) for part in parts)
-        except ValueError:
-            raise serializers.ValidationError(
-                _("Give four numbers: min_lng,min_lat,max_lng,max_lat.")
-            ) from None
-        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-            raise serializers.ValidationError(_("The numbers of the box must be finite."))
-        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-            raise serializers.ValidationError(_("The box is empty or outside WGS-84 bounds."))
-        box = Polygon.from_bbox((x0, y0, x1, y1))
-        box.srid = 4326
-        return box
 
 
 class SimplifyQuerySerializer(serializers.Serializer):
@@ -81,28 +41,10 @@ class SimplifyQuerySerializer(serializers.Serializer):
     )
 
 
-class AreaListQuerySerializer(SimplifyQuerySerializer):
-    parent = _id_field(_("Only the children of this area (id)."))
-    within = _id_field(_("Only this area and everything under it (id)."))
-    level = serializers.ChoiceField(
-        choices=Level.choices,
-        required=False,
-        help_text=_("1 city, 2 district, 3 subdistrict, 4 community, 5 grid."),
-    )
-    code = serializers.CharField(
-        required=False,
-        validators=[
-            RegexValidator(re.compile(r"^[0-9]{6,15}$"), _("An area code is 6 to 15 digits."))
-        ],
-        help_text=_("Exactly this area code."),
-    )
-    bbox = BBoxField(
-        required=False,
-        help_text=_(
-            "Areas whose boundary intersects this box: min_lng,min_lat,max_lng,max_lat "
-            "(WGS-84; each min below its max)."
-        ),
-    )
+class AreaPageQuerySerializer(SimplifyQuerySerializer):
+    """The areas list's paging and simplification; its filters are
+    ``filters.AreaFilter``."""
+
     limit = serializers.IntegerField(
         required=False,
         min_value=1,

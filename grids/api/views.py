@@ -15,6 +15,7 @@ import re
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
@@ -23,7 +24,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from core.api_query import valid_query
+from core.api_query import valid_filters, valid_query
 from core.browsable_api import BrowsableAPIRenderer
 
 from .. import codes
@@ -31,6 +32,7 @@ from ..coords import to_wgs84
 from ..models import Area
 from ..selectors import OutsideJurisdiction, grid_for_point
 from . import serializers as s
+from .filters import AreaFilter
 from .geojson import REF_FIELDS, GeoJSONRenderer, area_ref, feature, with_geojson
 
 _ID = re.compile(r"[0-9]{1,19}")
@@ -61,28 +63,6 @@ def _errors(*codes: int) -> dict:
 
 def _geojson(serializer) -> dict:
     return {(200, _JSON): serializer, (200, _GEOJSON): serializer}
-
-
-def _filtered(queryset, params: dict):
-    refs = {params[key] for key in ("parent", "within") if key in params}
-    paths = dict(Area.objects.filter(pk__in=refs).values_list("pk", "path")) if refs else {}
-    for key in ("parent", "within"):
-        if key in params and params[key] not in paths:
-            # Well-formed but naming nothing: like an unknown id in a path, 404.
-            raise exceptions.NotFound(
-                _("No such area: %(key)s=%(id)s.") % {"key": key, "id": params[key]}
-            )
-    if "parent" in params:
-        queryset = queryset.filter(parent_id=params["parent"])
-    if "within" in params:
-        queryset = queryset.filter(path__startswith=paths[params["within"]])
-    if "level" in params:
-        queryset = queryset.filter(level=params["level"])
-    if "code" in params:
-        queryset = queryset.filter(code=params["code"])
-    if "bbox" in params:
-        queryset = queryset.filter(boundary__intersects=params["bbox"])
-    return queryset
 
 
 def _page(queryset, *, limit: int, offset: int, simplify: float | None) -> tuple[list, int]:
@@ -127,17 +107,24 @@ class AreaViewSet(viewsets.GenericViewSet):
     pagination_class = None
     renderer_classes = [JSONRenderer, GeoJSONRenderer, BrowsableAPIRenderer]
     content_negotiation_class = StrictFormatNegotiation
+    # For the schema and the browsable API's filter form; ``list`` applies it.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AreaFilter
 
     @extend_schema(
         summary="Areas as a GeoJSON FeatureCollection",
-        parameters=[s.AreaListQuerySerializer],
+        parameters=[s.AreaPageQuerySerializer],
         responses={**_geojson(s.AreaFeatureCollectionSerializer), **_errors(400, 403, 404)},
     )
     def list(self, request):
         """Areas by code, filtered, with boundaries simplified in the database.
         Pages of at most 500 features; ``next`` links to the following page."""
-        params = valid_query(s.AreaListQuerySerializer, request)
-        queryset = _filtered(Area.objects.order_by("code"), params)
+        queryset, params = valid_filters(
+            request,
+            filterset_class=AreaFilter,
+            queryset=Area.objects.order_by("code"),
+            serializer_class=s.AreaPageQuerySerializer,
+        )
         limit, offset = params["limit"], params["offset"]
         rows, count = _page(queryset, limit=limit, offset=offset, simplify=params.get("simplify"))
         return Response(

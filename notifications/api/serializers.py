@@ -58,15 +58,6 @@ class NotificationSerializer(ModelSerializer):
         return translation.get_language()
 
 
-class InboxFilterSerializer(serializers.Serializer):
-    unread = serializers.BooleanField(
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text=_("true: only unread notifications; false: only read ones."),
-    )
-
-
 class UnreadCountSerializer(serializers.Serializer):
     unread_count = serializers.IntegerField()
 

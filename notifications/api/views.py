@@ -4,6 +4,7 @@ not exist for the caller (404)."""
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -11,11 +12,11 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from cases.api.inputs import valid_input
-from core.api_query import valid_query
 
 from .. import selectors, services
 from ..models import Notification
 from . import serializers as s
+from .filters import InboxFilter
 
 
 class InboxPagination(CursorPagination):
@@ -31,15 +32,14 @@ class NotificationViewSet(viewsets.GenericViewSet):
     serializer_class = s.NotificationSerializer
     queryset = Notification.objects.none()  # for the schema (integer ids); see list
     pagination_class = InboxPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = InboxFilter
     lookup_value_regex = r"[0-9]+"
 
-    @extend_schema(
-        parameters=[s.InboxFilterSerializer], responses=s.NotificationSerializer(many=True)
-    )
+    @extend_schema(responses=s.NotificationSerializer(many=True))
     def list(self, request):
         """Your notifications, newest first; ``?unread=true`` for the unread ones."""
-        params = valid_query(s.InboxFilterSerializer, request)
-        queryset = selectors.with_display(selectors.inbox_of(request.user, unread=params["unread"]))
+        queryset = selectors.with_display(self.filter_queryset(selectors.inbox_of(request.user)))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.NotificationSerializer(page, many=True).data)
 

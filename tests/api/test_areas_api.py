@@ -2,6 +2,8 @@
 simplification, point-to-grid lookup, and one error format for every bad
 parameter."""
 
+import re
+
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point
 from jsonschema import Draft7Validator, ValidationError
@@ -427,3 +429,27 @@ def test_responses_match_the_openapi_schema(world, dispatcher, detailed):
     check("Error", dispatcher.get(f"{LOCATE}?lng=0&lat=0").json())
     with pytest.raises(ValidationError):  # the check can fail
         check("AreaDetailFeature", dispatcher.get(f"{AREAS}?limit=3").json())
+
+
+def test_bad_filters_and_bad_paging_are_named_in_one_answer(world, dispatcher):
+    body = error(dispatcher.get(f"{AREAS}?level=9&limit=0&bbox=1,2,3&code="), 400, "invalid")
+
+    assert sorted(body["fields"]) == ["bbox", "code", "level", "limit"]
+
+
+def test_the_list_documents_every_parameter_with_its_bounds(world, dispatcher):
+    operation = dispatcher.get("/api/v1/schema/?format=json").json()["paths"][AREAS]["get"]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+
+    assert set(schemas) == {
+        "parent", "within", "level", "code", "bbox", "simplify", "limit", "offset", "format"
+    }  # fmt: skip
+    for key in ("parent", "within"):
+        assert (schemas[key]["minimum"], schemas[key]["maximum"]) == (1, s.MAX_ID)
+    assert schemas["level"]["enum"] == [1, 2, 3, 4, 5]
+    assert schemas["code"]["pattern"] == "^[0-9]{6,15}$"
+    assert (schemas["limit"]["minimum"], schemas["limit"]["maximum"]) == (1, s.MAX_PAGE_SIZE)
+    # a blank value is refused (see test_bad_list_parameters_are_named): so says the schema
+    assert schemas["code"]["minLength"] == schemas["bbox"]["minLength"] == 1
+    for value, valid in (("119.9,31.7,119.96,31.74", True), ("1,2,3", False)):
+        assert bool(re.match(schemas["bbox"]["pattern"], value)) is valid

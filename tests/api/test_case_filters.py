@@ -68,6 +68,8 @@ def _box(point, half=0.001) -> str:
         ("overdue=true", "b"),
         ("supervised=false", "a"),
         ("supervised=true", "b"),
+        ("supervised=TRUE", "b"),
+        ("overdue=No", "a"),
         ("created_after={day_ago}", "a"),
         ("created_before={day_ago}", "b"),
         ("created_after={three_days_ago}&created_before={day_ago}", "b"),

@@ -81,6 +81,14 @@ def test_unread_filter_count_and_reading_one(world, dispatched):
     assert [i["id"] for i in unread] == [newest.pk, oldest.pk]
     read = client.get(URL, {"unread": "false"}).json()["results"]
     assert [i["id"] for i in read] == [middle.pk]
+    for spelling in ("1", "yes", "on", "True"):
+        assert [i["id"] for i in client.get(URL, {"unread": spelling}).json()["results"]] == [
+            newest.pk,
+            oldest.pk,
+        ]
+    # blank is "not given": everything
+    every = client.get(URL, {"unread": ""}).json()["results"]
+    assert [i["id"] for i in every] == [newest.pk, middle.pk, oldest.pk]
 
 
 def test_read_all_or_up_to_what_was_shown(world, dispatched):

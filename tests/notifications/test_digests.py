@@ -1,5 +1,5 @@
 """What the deadline sweep causes is told in one digest per person, kind and
-channel per run (notifications.rules.plan_digest, services.sweep_digest):
+channel per run (notifications.digests.plan_digest, services.sweep_digest):
 counted, linked to the filtered case list, pushed and delivered once, and
 never lost when a run's digest fails. What people do is still notified one
 event at a time."""
