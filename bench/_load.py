@@ -9,9 +9,12 @@ this process) on uvloop when it is there.
 Each client sends its requests back to back for ``warmup + duration``
 seconds. Latency is from sending the request to having read the whole
 response. With ``rate`` (requests/s over all clients of all load processes)
-each client instead sends on a fixed schedule, and latency is counted from
-when the request was due, so a server that falls behind is not flattered by
-requests that went out late (no coordinated omission). The latencies cover
+the clients instead take turns on a fixed schedule, each request sent when
+it is due whether or not earlier ones were answered (an open loop: a server
+that falls behind still sees the whole rate, and sheds what it cannot
+take), over at most ``connections`` connections; latency is counted from
+when the request was due, so waiting for a free connection counts and a
+server that falls behind is not flattered (no coordinated omission). The latencies cover
 the responses completed inside the measured window; the status counts cover
 every request, warm-up and the last ones in flight included, so that they
 can be checked against the database. Prints one JSON object on stdout with
@@ -20,7 +23,8 @@ percentiles.
 
 The spec (JSON) gives: host, port, kind (``create`` | ``create_photo`` |
 ``list``), path, warmup, duration, rate (0: back to back), seed, categories
-(codes), photo (a file's path, for create_photo), total_clients and
+(codes), photo (a file's path, for create_photo), connections (the pool's
+size; default one per client of this process), total_clients and
 first_index (this process's clients are ``first_index ...`` of
 ``total_clients``: the schedule spreads them all over each interval) and
 clients: one ``{"token": ..., "points": [[lng, lat, jitter], ...]}`` per
@@ -53,6 +57,9 @@ class Results:
     window_end: float
     latencies: list[float] = field(default_factory=list)  # completed in the window
     served: list[float] = field(default_factory=list)  # of those, the 2xx answers
+    # On a fixed schedule: how long after it was due the load process started
+    # each request (its own lag: a busy load process holds the load back).
+    late: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)  # every response
     window_statuses: dict[int, int] = field(default_factory=dict)
     # 503 with Retry-After: nginx shedding load (README "Servers")
@@ -63,7 +70,7 @@ class Results:
     error_samples: list[str] = field(default_factory=list)
     response_bytes: int = 0
 
-    def add(self, response: httpx.Response, latency: float, done: float) -> None:
+    def add(self, response: httpx.Response, latency: float, done: float, late: float) -> None:
         status = response.status_code
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.response_bytes += len(response.content)
@@ -74,6 +81,7 @@ class Results:
                 self.shed_without_retry_after += 1
         if self.window_start <= done < self.window_end:
             self.latencies.append(latency)
+            self.late.append(late)
             if 200 <= status < 300:
                 self.served.append(latency)
             self.window_statuses[status] = self.window_statuses.get(status, 0) + 1
@@ -129,26 +137,14 @@ class Client:
             files={"photos": (name, self.photo, "image/jpeg")},
         )
 
-    async def run(self, http, results: Results, begin: float, stop_at: float, rate: float):
-        """Back to back, or (``rate`` > 0) one request every ``clients / rate``
-        seconds, each timed from when it was due (a client that falls behind
-        sends at once, and the wait counts in the latency)."""
+    async def back_to_back(self, http, results: Results, stop_at: float) -> None:
+        """One request at a time, the next as soon as the answer is read."""
+        # Clients arrive a little apart: connections opened at once all land
+        # on whichever worker accepts first.
+        await asyncio.sleep(self.index * STAGGER)
         consecutive = 0
-        interval = self.clients / rate if rate > 0 else 0.0
-        due = begin + self.index / rate if rate > 0 else 0.0
-        if not interval:
-            # Clients arrive a little apart: connections opened at once all
-            # land on whichever worker accepts first.
-            await asyncio.sleep(self.index * STAGGER)
         while time.perf_counter() < stop_at:
-            if interval:
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if due >= stop_at:
-                    return
-            started = due if interval else time.perf_counter()
-            due += interval
+            started = time.perf_counter()
             try:
                 response = await self.request(http)
             except httpx.HTTPError as exc:
@@ -160,7 +156,38 @@ class Client:
                 continue
             consecutive = 0
             done = time.perf_counter()
-            results.add(response, done - started, done)
+            results.add(response, done - started, done, 0.0)
+
+    async def on_schedule(self, http, results: Results, begin: float, stop_at: float, rate):
+        """One request every ``clients / rate`` seconds, whether or not the
+        earlier ones were answered (an open loop, as many phones are): a
+        server that falls behind sees the whole rate, and may shed it."""
+        interval = self.clients / rate
+        due = begin + self.index / rate
+        pending: set[asyncio.Task] = set()
+        while due < stop_at:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self.send(http, results, due))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            due += interval
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def send(self, http, results: Results, due: float) -> None:
+        """One request, timed from when it was due: a wait for a free
+        connection of the pool counts, and so does the load process itself
+        starting it late (which is recorded apart)."""
+        sent = time.perf_counter()
+        try:
+            response = await self.request(http)
+        except httpx.HTTPError as exc:
+            results.error(exc)
+            return
+        done = time.perf_counter()
+        results.add(response, done - due, done, sent - due)
 
 
 async def run(spec: dict) -> dict:
@@ -171,8 +198,9 @@ async def run(spec: dict) -> dict:
     first = spec.get("first_index", 0)
     spec.setdefault("total_clients", len(spec["clients"]))
     clients = [Client(spec, c, first + i, photo) for i, c in enumerate(spec["clients"])]
+    connections = spec.get("connections") or len(clients)
     limits = httpx.Limits(
-        max_connections=len(clients), max_keepalive_connections=len(clients), keepalive_expiry=60
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=60
     )
     started = time.perf_counter()
     window_start = started + spec["warmup"]
@@ -180,7 +208,14 @@ async def run(spec: dict) -> dict:
     results = Results(window_start, window_end)
     rate = spec.get("rate") or 0.0
     async with httpx.AsyncClient(http1=True, limits=limits, timeout=TIMEOUT) as http:
-        await asyncio.gather(*(c.run(http, results, started, window_end, rate) for c in clients))
+        await asyncio.gather(
+            *(
+                c.on_schedule(http, results, started, window_end, rate)
+                if rate
+                else c.back_to_back(http, results, window_end)
+                for c in clients
+            )
+        )
     finished = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out = asdict(results)
