@@ -144,6 +144,7 @@ PHOTO_RATES = "5,10,15,20,25,30,40,50,60"  # req/s offered in turn by --photo-ca
 # what gunicorn takes); a smaller pool would queue them in the client instead.
 RATE_CONNECTIONS = 256
 LOAD_BUSY_LIMIT = 0.7  # of a core: a load process busier than this may hold the load back
+LOAD_LAG_LIMIT = 0.020  # s: requests started later than this (p95) were held back by the client
 PHOTO_BYTES = 1024 * 1024  # the photo is generated within 2% of this
 PHOTO_SIZE = (1200, 900)
 JITTER = 0.0003  # degrees, as demo/cases.py
@@ -663,6 +664,13 @@ def print_phase(p: Phase) -> None:
         print(
             f"{pad}note: a load process was busy over {LOAD_BUSY_LIMIT:.0%} of a core and may "
             "have held the load back: run more (--load-processes)",
+            flush=True,
+        )
+    elif load["target_rate"] and load["late_p95"] > LOAD_LAG_LIMIT:
+        print(
+            f"{pad}note: the load processes started requests late (p95 over "
+            f"{LOAD_LAG_LIMIT * 1000:.0f} ms) without being busy: the machine is short of "
+            "CPU for them, and the latencies include their lag",
             flush=True,
         )
     if p.others_share > 0.1 and not ARGS.cpu_hog:
