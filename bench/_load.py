@@ -1,107 +1,54 @@
-"""The load process of ``bench/http_api.py``: N asyncio clients over HTTP/1.1.
+"""A load process of ``bench/http_api.py``: asyncio clients through httpx.
 
-Run by http_api.py as its own process (``python bench/_load.py SPEC.json``),
-so the clients never share a core's time slice with the server's event loop
-through the GIL. No Django here and nothing outside the standard library but
-uvloop (installed with uvicorn[standard]; plain asyncio without it): a
-minimal keep-alive HTTP/1.1 client on asyncio streams, because neither httpx
-nor aiohttp is in the environment.
+Run by http_api.py as one or more processes of their own (``python
+bench/_load.py SPEC.json``), so the clients never share a core's time slice
+with the server's event loop through the GIL. No Django here: one
+``httpx.AsyncClient`` (HTTP/1.1, keep-alive, its pool sized to the clients of
+this process) on uvloop when it is there.
 
-Each client holds one connection and sends its requests back to back for
-``warmup + duration`` seconds. Latency is from writing the request to having
-read the whole response. With ``rate`` (requests/s over all clients) each
-client instead sends on a fixed schedule, and latency is counted from when
-the request was due, so a server that falls behind is not flattered by
-requests that went out late (no coordinated omission). The figures (rate,
-percentiles) cover the responses completed inside the measured window; the
-status counts cover every request, warm-up and the last ones in flight
-included, so that they can be checked against the database. Prints one JSON
-object on stdout.
+Each client sends its requests back to back for ``warmup + duration``
+seconds. Latency is from sending the request to having read the whole
+response. With ``rate`` (requests/s over all clients of all load processes)
+the clients instead take turns on a fixed schedule, each request sent when
+it is due whether or not earlier ones were answered (an open loop: a server
+that falls behind still sees the whole rate, and sheds what it cannot
+take), over at most ``connections`` connections; latency is counted from
+when the request was due, so waiting for a free connection counts and a
+server that falls behind is not flattered (no coordinated omission). The latencies cover
+the responses completed inside the measured window; the status counts cover
+every request, warm-up and the last ones in flight included, so that they
+can be checked against the database. Prints one JSON object on stdout with
+the raw latencies: http_api.py merges the load processes' and takes the
+percentiles.
 
 The spec (JSON) gives: host, port, kind (``create`` | ``create_photo`` |
 ``list``), path, warmup, duration, rate (0: back to back), seed, categories
-(codes), photo (a file's path, for create_photo) and clients: one
-``{"token": ..., "points": [[lng, lat, jitter], ...]}`` per concurrent client.
+(codes), photo (a file's path, for create_photo), connections (the pool's
+size; default one per client of this process), total_clients and
+first_index (this process's clients are ``first_index ...`` of
+``total_clients``: the schedule spreads them all over each interval) and
+clients: one ``{"token": ..., "points": [[lng, lat, jitter], ...]}`` per
+concurrent client of this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import resource
-import statistics
 import sys
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+
+import httpx
 
 MAX_SAMPLES = 5  # bodies of failed responses kept, per kind of failure
 MAX_CONSECUTIVE_ERRORS = 20  # a client gives up after this many failures in a row
 STAGGER = 0.02  # seconds between the starts of two clients sending back to back
-
-
-class ProtocolError(Exception):
-    pass
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection; reopened after a close or an error."""
-
-    def __init__(self, host: str, port: int):
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, head: bytes, body: tuple[bytes, ...] = ()) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        try:
-            self.writer.write(head)
-            for part in body:
-                self.writer.write(part)
-            await self.writer.drain()
-            status, headers = await self._read_head()
-            if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-                content = await self._read_chunked()
-            else:
-                content = await self.reader.readexactly(int(headers.get(b"content-length", 0)))
-            if headers.get(b"connection", b"").lower() == b"close":
-                await self.close()
-            return status, content
-        except BaseException:
-            await self.close()
-            raise
-
-    async def _read_head(self) -> tuple[int, dict[bytes, bytes]]:
-        block = await self.reader.readuntil(b"\r\n\r\n")
-        lines = block[:-4].split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-            raise ProtocolError(f"bad status line {lines[0][:80]!r}")
-        headers = {}
-        for line in lines[1:]:
-            name, _sep, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
-        return int(parts[1]), headers
-
-    async def _read_chunked(self) -> bytes:
-        chunks = []
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                while (await self.reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass  # trailers
-                return b"".join(chunks)
-            chunks.append((await self.reader.readexactly(size + 2))[:-2])
-
-    async def close(self) -> None:
-        writer, self.reader, self.writer = self.writer, None, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+# Longer than nginx's proxy_read_timeout (GUNICORN_TIMEOUT + 5 s): the server
+# answers (or sheds) first, and a request the client gave up on is an error.
+TIMEOUT = httpx.Timeout(60.0, pool=None)
 
 
 @dataclass
@@ -110,23 +57,36 @@ class Results:
     window_end: float
     latencies: list[float] = field(default_factory=list)  # completed in the window
     served: list[float] = field(default_factory=list)  # of those, the 2xx answers
+    # On a fixed schedule: how long after it was due the load process started
+    # each request (its own lag: a busy load process holds the load back).
+    late: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)  # every response
     window_statuses: dict[int, int] = field(default_factory=dict)
+    # 503 with Retry-After: nginx shedding load (README "Servers")
+    shed: int = 0
+    shed_without_retry_after: int = 0
     failures: list[str] = field(default_factory=list)  # samples of non-2xx bodies
-    errors: int = 0  # connection or protocol errors
+    errors: int = 0  # connection errors and timeouts
     error_samples: list[str] = field(default_factory=list)
     response_bytes: int = 0
 
-    def add(self, status: int, latency: float, done: float, content: bytes) -> None:
+    def add(self, response: httpx.Response, latency: float, done: float, late: float) -> None:
+        status = response.status_code
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        self.response_bytes += len(content)
+        self.response_bytes += len(response.content)
+        if status == 503:
+            if response.headers.get("retry-after"):
+                self.shed += 1
+            else:
+                self.shed_without_retry_after += 1
         if self.window_start <= done < self.window_end:
             self.latencies.append(latency)
+            self.late.append(late)
             if 200 <= status < 300:
                 self.served.append(latency)
             self.window_statuses[status] = self.window_statuses.get(status, 0) + 1
         if not 200 <= status < 300 and len(self.failures) < MAX_SAMPLES:
-            self.failures.append(f"{status}: {content[:500].decode('utf-8', 'replace')}")
+            self.failures.append(f"{status}: {response.text[:500]}")
 
     def error(self, exc: BaseException) -> None:
         self.errors += 1
@@ -136,20 +96,20 @@ class Results:
 
 class Client:
     def __init__(self, spec: dict, client: dict, index: int, photo: bytes | None):
-        self.clients = len(spec["clients"])
-        self.host, self.port, self.kind = spec["host"], spec["port"], spec["kind"]
-        self.path = spec["path"]
+        self.clients = spec["total_clients"]
+        self.kind = spec["kind"]
+        self.url = f"http://{spec['host']}:{spec['port']}{spec['path']}"
         self.points = client.get("points") or []
         self.categories = spec.get("categories") or []
         self.rng = random.Random(spec.get("seed", 0) * 1000 + index)
         self.index = index
         self.photo = photo
         self.sent = 0
-        self.auth = f"Authorization: Token {client['token']}\r\n"
-        self.fixed = (
-            f"Host: {self.host}:{self.port}\r\n{self.auth}Accept: application/json\r\n"
-            "Accept-Language: en\r\n"
-        )
+        self.headers = {
+            "Authorization": f"Token {client['token']}",
+            "Accept": "application/json",
+            "Accept-Language": "en",
+        }
 
     def _report_fields(self) -> dict[str, str | float]:
         lng, lat, jitter = self.rng.choice(self.points)
@@ -162,77 +122,72 @@ class Client:
             "category": self.rng.choice(self.categories),
         }
 
-    def next_request(self) -> tuple[bytes, tuple[bytes, ...]]:
+    def request(self, http: httpx.AsyncClient):
+        """The next request, as a coroutine that sends it."""
         if self.kind == "list":
-            return f"GET {self.path} HTTP/1.1\r\n{self.fixed}\r\n".encode(), ()
+            return http.get(self.url, headers=self.headers)
         fields = self._report_fields()
         if self.kind == "create":
-            body = json.dumps(fields, ensure_ascii=False).encode()
-            content_type = "application/json"
-            parts: tuple[bytes, ...] = (body,)
-        else:  # create_photo: multipart, the fields then the photo
-            boundary = uuid.uuid4().hex
-            text = "".join(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-                for name, value in fields.items()
-            )
-            text += (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; '
-                f'filename="bench-{self.index}-{self.sent}.jpg"\r\n'
-                "Content-Type: image/jpeg\r\n\r\n"
-            )
-            parts = (text.encode(), self.photo, f"\r\n--{boundary}--\r\n".encode())
-            content_type = f"multipart/form-data; boundary={boundary}"
-        length = sum(len(p) for p in parts)
-        head = (
-            f"POST {self.path} HTTP/1.1\r\n{self.fixed}Content-Type: {content_type}\r\n"
-            f"Content-Length: {length}\r\n\r\n"
-        ).encode()
-        return head, parts
+            return http.post(self.url, headers=self.headers, json=fields)
+        name = f"bench-{self.index}-{self.sent}.jpg"
+        return http.post(
+            self.url,
+            headers=self.headers,
+            data={name: str(value) for name, value in fields.items()},
+            files={"photos": (name, self.photo, "image/jpeg")},
+        )
 
-    async def run(self, results: Results, begin: float, stop_at: float, rate: float) -> None:
-        """Back to back, or (``rate`` > 0) one request every ``clients / rate``
-        seconds, each timed from when it was due (a client that falls behind
-        sends at once, and the wait counts in the latency)."""
-        conn = Connection(self.host, self.port)
+    async def back_to_back(self, http, results: Results, stop_at: float) -> None:
+        """One request at a time, the next as soon as the answer is read."""
+        # Clients arrive a little apart: connections opened at once all land
+        # on whichever worker accepts first.
+        await asyncio.sleep(self.index * STAGGER)
         consecutive = 0
-        interval = self.clients / rate if rate > 0 else 0.0
-        due = begin + self.index / rate if rate > 0 else 0.0
-        if not interval:
-            # Clients arrive a little apart: 32 connections opened at once all
-            # land on whichever uvicorn worker accepts first.
-            await asyncio.sleep(self.index * STAGGER)
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                response = await self.request(http)
+            except httpx.HTTPError as exc:
+                results.error(exc)
+                consecutive += 1
+                if consecutive >= MAX_CONSECUTIVE_ERRORS:
+                    return
+                await asyncio.sleep(0.05)
+                continue
+            consecutive = 0
+            done = time.perf_counter()
+            results.add(response, done - started, done, 0.0)
+
+    async def on_schedule(self, http, results: Results, begin: float, stop_at: float, rate):
+        """One request every ``clients / rate`` seconds, whether or not the
+        earlier ones were answered (an open loop, as many phones are): a
+        server that falls behind sees the whole rate, and may shed it."""
+        interval = self.clients / rate
+        due = begin + self.index / rate
+        pending: set[asyncio.Task] = set()
+        while due < stop_at:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self.send(http, results, due))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            due += interval
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def send(self, http, results: Results, due: float) -> None:
+        """One request, timed from when it was due: a wait for a free
+        connection of the pool counts, and so does the load process itself
+        starting it late (which is recorded apart)."""
+        sent = time.perf_counter()
         try:
-            while time.perf_counter() < stop_at:
-                head, body = self.next_request()
-                if interval:
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    if due >= stop_at:
-                        return
-                started = due if interval else time.perf_counter()
-                due += interval
-                try:
-                    status, content = await conn.request(head, body)
-                except (OSError, asyncio.IncompleteReadError, ProtocolError, ValueError) as exc:
-                    results.error(exc)
-                    consecutive += 1
-                    if consecutive >= MAX_CONSECUTIVE_ERRORS:
-                        return
-                    await asyncio.sleep(0.05)
-                    continue
-                consecutive = 0
-                done = time.perf_counter()
-                results.add(status, done - started, done, content)
-        finally:
-            await conn.close()
-
-
-def percentile(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+            response = await self.request(http)
+        except httpx.HTTPError as exc:
+            results.error(exc)
+            return
+        done = time.perf_counter()
+        results.add(response, done - due, done, sent - due)
 
 
 async def run(spec: dict) -> dict:
@@ -240,40 +195,35 @@ async def run(spec: dict) -> dict:
     if spec["kind"] == "create_photo":
         with open(spec["photo"], "rb") as f:
             photo = f.read()
-    clients = [Client(spec, c, i, photo) for i, c in enumerate(spec["clients"])]
+    first = spec.get("first_index", 0)
+    spec.setdefault("total_clients", len(spec["clients"]))
+    clients = [Client(spec, c, first + i, photo) for i, c in enumerate(spec["clients"])]
+    connections = spec.get("connections") or len(clients)
+    limits = httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=60
+    )
     started = time.perf_counter()
     window_start = started + spec["warmup"]
     window_end = window_start + spec["duration"]
     results = Results(window_start, window_end)
     rate = spec.get("rate") or 0.0
-    await asyncio.gather(*(c.run(results, started, window_end, rate) for c in clients))
+    async with httpx.AsyncClient(http1=True, limits=limits, timeout=TIMEOUT) as http:
+        await asyncio.gather(
+            *(
+                c.on_schedule(http, results, started, window_end, rate)
+                if rate
+                else c.back_to_back(http, results, window_end)
+                for c in clients
+            )
+        )
     finished = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    lat = results.latencies
-    total = sum(results.statuses.values())
+    out = asdict(results)
+    for name in ("statuses", "window_statuses"):
+        out[name] = {str(k): v for k, v in sorted(out[name].items())}
     return {
-        "kind": spec["kind"],
+        **out,
         "clients": len(clients),
-        "target_rate": rate,
-        "count": len(lat),
-        "seconds": spec["duration"],
-        "rate": len(lat) / spec["duration"],
-        "p50": percentile(lat, 50),
-        "p95": percentile(lat, 95),
-        "p99": percentile(lat, 99),
-        "max": max(lat, default=float("nan")),
-        "mean": statistics.fmean(lat) if lat else float("nan"),
-        # The requests answered 2xx (the others were refused, e.g. shed with 503).
-        "served_rate": len(results.served) / spec["duration"],
-        "served_p95": percentile(results.served, 95),
-        "statuses": {str(k): v for k, v in sorted(results.statuses.items())},
-        "window_statuses": {str(k): v for k, v in sorted(results.window_statuses.items())},
-        "non_2xx": sum(v for k, v in results.statuses.items() if not 200 <= k < 300),
-        "failures": results.failures,
-        "errors": results.errors,
-        "error_samples": results.error_samples,
-        "requests": total,
-        "response_bytes_mean": results.response_bytes / total if total else 0,
         "wall": finished - started,
         "client_cpu": usage.ru_utime + usage.ru_stime,
     }

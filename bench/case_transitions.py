@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchdb
-from _common import smoke_mode
+from _harness import percentile, print_table, smoke_mode
 
 SMOKE = smoke_mode()
 _media = tempfile.TemporaryDirectory(prefix="bench-media-")
@@ -159,10 +159,6 @@ class Runner:
         return totals, latencies, cases
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
 def main() -> None:
     dispatcher = User.objects.get(username="dispatcher")
     handlers = bench_handlers()
@@ -213,14 +209,16 @@ def main() -> None:
             f"(expected {len(done) * len(STAGES)})"
         )
 
-    print(f"{'action':<14}{'ops/s':>9}{'p50 ms':>9}{'p95 ms':>9}   rounds (ops/s)")
-    for stage in STAGES:
-        lat = latencies[stage]
-        print(
-            f"{stage:<14}{statistics.median(rates[stage]):9,.1f}"
-            f"{percentile(lat, 50) * 1000:9.1f}{percentile(lat, 95) * 1000:9.1f}   "
-            + ", ".join(f"{r:,.1f}" for r in rates[stage])
-        )
+    print_table(
+        (("action", "<14"), ("ops/s", ">9,.1f"), ("p50 ms", ">9.1f"), ("p95 ms", ">9.1f"),
+         ("   rounds (ops/s)", "<")),
+        (
+            (stage, statistics.median(rates[stage]), percentile(latencies[stage], 50) * 1000,
+             percentile(latencies[stage], 95) * 1000,
+             "   " + ", ".join(f"{r:,.1f}" for r in rates[stage]))
+            for stage in STAGES
+        ),
+    )  # fmt: skip
     print(
         f"overall        : {statistics.median(overall):,.1f} transitions/s "
         f"(register → inspect_pass, {len(TRANSITIONS)} per case; rounds: "

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchdb
-from _common import smoke_mode
+from _harness import database_conninfo, smoke_mode
 
 SMOKE = smoke_mode()
 BENCH_DB = _benchdb.setup()
@@ -53,15 +53,7 @@ def random_points(n: int, seed: int) -> list[tuple[float, float]]:
 
 
 def raw_connection() -> psycopg.Connection:
-    db = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-        autocommit=True,
-    )
+    return psycopg.connect(**database_conninfo(settings.DATABASES["default"]), autocommit=True)
 
 
 def time_selector(points) -> float:

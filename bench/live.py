@@ -131,7 +131,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchdb
-from _common import (
+from _harness import (
     BENCH_REDIS_DB,
     bench_redis_url,
     code_state,

@@ -58,6 +58,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _harness import env_flag
+
 if __name__ == "__main__":
     import _benchdb
 
@@ -91,10 +93,6 @@ class LoadBroken(SystemExit):
     """The load or a check failed: the figures would mean nothing."""
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false")
-
-
 @dataclass(frozen=True)
 class Config:
     cases: int
@@ -111,7 +109,7 @@ class Config:
 
     @classmethod
     def from_env(cls, smoke: bool | None = None) -> Config:
-        smoke = _flag("BENCH_SMOKE") if smoke is None else smoke
+        smoke = env_flag("BENCH_SMOKE") if smoke is None else smoke
         full = not smoke
         return cls(
             cases=int(os.environ.get("BENCH_CASES", "1000000" if full else "2000")),
@@ -119,8 +117,8 @@ class Config:
             directives=int(os.environ.get("BENCH_DIRECTIVES", "1000" if full else "20")),
             rounds=int(os.environ.get("BENCH_ROUNDS", "9" if full else "2")),
             handlers=int(os.environ.get("BENCH_HANDLERS", "40" if full else "3")),
-            reload=_flag("BENCH_RELOAD"),
-            explain=_flag("BENCH_EXPLAIN"),
+            reload=env_flag("BENCH_RELOAD"),
+            explain=env_flag("BENCH_EXPLAIN"),
             smoke=smoke,
             plain=connection.in_atomic_block,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,11 +144,11 @@ def smoke_env():
     _drop_database(bench_db)
 
 
-def run_smoke(name: str, env: dict) -> str:
-    """``bench/<name>.py --smoke``; its output, or the test fails with it."""
+def run_smoke(name: str, env: dict, *options: str) -> str:
+    """``bench/<name>.py --smoke [options]``; its output, or the test fails with it."""
     try:
         result = subprocess.run(
-            [sys.executable, str(BENCH / f"{name}.py"), "--smoke"],
+            [sys.executable, str(BENCH / f"{name}.py"), "--smoke", *options],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -188,6 +189,24 @@ def test_the_http_api_benchmark_runs_in_smoke_mode(smoke_env):
         assert requests > 0 and non_2xx == 0, row
 
 
+def test_the_http_api_benchmark_steps_the_photo_rate_beside_a_cpu_hog(smoke_env):
+    out = run_smoke("http_api", smoke_env, "--photo-capacity", "--cpu-hog", "0.25")
+
+    assert re.search(r"CPU hog: \d+ busy-loop processes, each busy 25% of every 50 ms", out)
+    assert "the CPU hog took" in out
+    # the smoke run's rates, 2 then 4 req/s, until one misses; the capacity is the last met
+    table = out[out.index("\n offered ") + 1 : out.index("\nphoto capacity: ")]
+    steps = [row.split() for row in table.splitlines()[1:]]
+    assert [row[0] for row in steps] == ["2", "4"][: len(steps)]
+    assert len(steps) == 2 or steps[0][-1] == "MISSED", steps
+    met = [row[0] for row in steps if row[-1] == "met"]
+    capacity = f"{met[-1]} req/s" if met else "below 2 req/s"
+    assert f"\nphoto capacity: {capacity} " in out
+    # the hog shows among the unrelated processes' CPU
+    rows = [line for line in out.splitlines() if line.startswith("workers=") and "@" in line]
+    assert len(rows) == len(steps) and all(int(r.split()[-1].rstrip("%")) >= 10 for r in rows), rows
+
+
 def test_the_live_benchmark_runs_in_smoke_mode(smoke_env):
     out = run_smoke("live", smoke_env)
 
@@ -196,11 +215,22 @@ def test_the_live_benchmark_runs_in_smoke_mode(smoke_env):
 
 
 def test_a_benchmark_takes_smoke_mode_from_its_flag_or_the_environment(monkeypatch):
-    common = bench_module("_common")
+    harness = bench_module("_harness")
     monkeypatch.delenv("BENCH_SMOKE", raising=False)
-    assert not common.smoke_mode(["--rate", "110"])
-    assert common.smoke_mode(["--smoke"])
+    assert not harness.smoke_mode(["--rate", "110"])
+    assert harness.smoke_mode(["--smoke"])
     monkeypatch.setenv("BENCH_SMOKE", "0")
-    assert not common.smoke_mode([])
+    assert not harness.smoke_mode([])
     monkeypatch.setenv("BENCH_SMOKE", "1")
-    assert common.smoke_mode([])
+    assert harness.smoke_mode([])
+
+
+def test_the_harness_takes_percentiles_and_lines_up_a_table():
+    harness = bench_module("_harness")
+    values = [float(v) for v in range(1, 101)]
+    assert harness.percentile(values, 50) == pytest.approx(50.5)
+    assert harness.percentile(values, 95) == pytest.approx(95.05)
+    assert harness.percentile([7.0], 95) == 7.0
+
+    lines = harness.table((("phase", "<8"), ("req/s", ">7.1f")), [("create", 110.04)])
+    assert lines == ["phase     req/s", "create    110.0"]
