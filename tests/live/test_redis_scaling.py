@@ -232,3 +232,30 @@ async def test_pushes_go_through_sentinel_and_resume_after_a_failover(
     await sync_to_async(dispatch)(world, second)
     assert (await next_event(live))["case_id"] == second.pk
     await live.disconnect()
+
+
+def test_the_celery_broker_reaches_the_master_through_sentinel(sentinel_group):
+    """The broker URL and transport options the settings build (CELERY_BROKER_URL,
+    CELERY_BROKER_TRANSPORT_OPTIONS) carry a task message to the master the
+    sentinel names."""
+    from kombu import Connection
+
+    master, _replica, sentinel = sentinel_group
+    url, options = redis_settings.celery_broker(
+        redis_url="redis://127.0.0.1:1/0",
+        sentinels=["127.0.0.1:1", f"127.0.0.1:{sentinel.port}"],  # the first one is down
+        master=MASTER,
+        sentinel_password="",
+    )
+    with Connection(url, transport_options=options) as connection:
+        queue = connection.SimpleQueue("sentinel-test")
+        queue.put({"task": "cases.tasks.sla_sweep"})
+        on_master = redis.Redis(port=master.port)
+        try:
+            assert on_master.llen("sentinel-test") == 1
+        finally:
+            on_master.close()
+        message = queue.get(timeout=5)
+        assert message.payload == {"task": "cases.tasks.sla_sweep"}
+        message.ack()
+        queue.close()
