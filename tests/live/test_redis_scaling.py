@@ -188,8 +188,9 @@ def wait_for(condition, what: str, timeout: float = 20.0) -> None:
 @pytest.fixture
 def sentinel_group(settings, tmp_path):
     master, replica, sentinel = PrivateRedis(), PrivateRedis(), Sentinel()
-    master.start()
-    replica.start("--replicaof", "127.0.0.1", str(master.port))
+    # The replica's full sync writes an RDB file in the server's directory.
+    master.start("--dir", str(tmp_path))
+    replica.start("--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(master.port))
     sentinel.start_watching(master, tmp_path)
     wait_for(lambda: sentinel.master_port() == master.port, "the sentinel to see the master")
     yield master, replica, sentinel
