@@ -15,6 +15,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
-        from . import checks  # noqa: F401 - the runtime role's deploy check
+        from . import checks  # noqa: F401 - the runtime role and Redis settings checks
 
         post_migrate.connect(_grant_after_migrate, sender=self)

@@ -3,9 +3,11 @@ connection must be the runtime role, not one that could rewrite history."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import checks
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from . import redis_settings
 from .dbroles import history_tables
 
 ROLE_SQL = """
@@ -55,6 +57,31 @@ def check_runtime_role(app_configs, databases=None, **kwargs):
                 hint="Run manage.py migrate with DATABASE_OWNER_URL set: it grants the "
                 "runtime role its privileges.",
                 id="dbroles.E003",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.caches, "redis")
+def check_redis_settings(app_configs, **kwargs):
+    """Malformed Redis addresses (REDIS_URL, CHANNEL_REDIS_URLS, Sentinel),
+    each named, before a worker fails on them at its first push."""
+    hint = "See the README's configuration table and docs/scaling.md (Redis)."
+    found = redis_settings.problems(
+        redis_url=settings.REDIS_URL,
+        channel_urls=settings.CHANNEL_REDIS_URLS,
+        sentinels=settings.REDIS_SENTINELS,
+        master=settings.REDIS_SENTINEL_MASTER,
+        channel_masters=settings.CHANNEL_REDIS_MASTERS,
+    )
+    errors = [checks.Error(problem, hint=hint, id="redis.E001") for problem in found]
+    if settings.REDIS_SENTINELS and settings.REDIS_CACHE_URL == settings.REDIS_URL:
+        errors.append(
+            checks.Warning(
+                "Under Sentinel the cache does not follow a failover: it uses REDIS_URL "
+                "as a plain address.",
+                hint="Set REDIS_CACHE_URL to the Redis the cache should use.",
+                id="redis.W001",
             )
         )
     return errors

@@ -31,6 +31,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "replica: builds a streaming hot standby of the test cluster (tests/standby.py)"
     )
+    config.addinivalue_line(
+        "markers", "backup: backs up and restores a throwaway cluster with pgBackRest"
+    )
 
 
 def in_browser(item) -> bool:

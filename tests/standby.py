@@ -44,6 +44,15 @@ def as_postgres() -> list[str] | None:
     return None
 
 
+def run_as_postgres(sudo: list[str], *args: str, input: str | None = None) -> str:
+    """Run a program as the postgres user (``sudo``: what as_postgres gave);
+    its output, or RuntimeError with what it said."""
+    done = subprocess.run([*sudo, *args], input=input, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed: {done.stderr.strip() or done.stdout}")
+    return done.stdout
+
+
 def why_not_possible() -> str | None:
     """Why no standby can be built here, or None."""
     if not (PG_BIN / "pg_basebackup").exists():
@@ -71,12 +80,7 @@ class Standby:
         self.top: Path | None = None
 
     def _run(self, *args: str, input: str | None = None) -> str:
-        done = subprocess.run(
-            [*self.sudo, *args], input=input, capture_output=True, text=True, timeout=300
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed: {done.stderr.strip() or done.stdout}")
-        return done.stdout
+        return run_as_postgres(self.sudo, *args, input=input)
 
     def _write(self, path: Path, text: str) -> None:
         self._run("sh", "-c", f'cat > "{path}"', input=text)

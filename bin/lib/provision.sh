@@ -31,6 +31,7 @@ STARTED_REDIS=0
 
 APT_PACKAGES=(
     postgresql-15 postgresql-15-postgis-3 postgresql-contrib
+    pgbackrest
     redis-server redis-tools
     gdal-bin libgdal32 libgeos-c1v5 libproj25
     gettext curl

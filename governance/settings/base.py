@@ -17,6 +17,8 @@ PHOTOS_ACCEL_REDIRECT_PREFIX, PHOTOS_SENDFILE, PHOTOS_URL_MAX_AGE,
 PHOTOS_ORPHAN_MIN_AGE  how case photos are served and cleaned up (see below)
 MAP_TILE_URL      tile URL template for maps (empty: boundaries on a blank map)
 CHANNEL_LAYER_TIMEOUT  seconds before a live push to an unreachable Redis gives up
+CHANNEL_REDIS_URLS, CHANNEL_REDIS_MASTERS, REDIS_SENTINELS, REDIS_SENTINEL_MASTER,
+REDIS_SENTINEL_PASSWORD, REDIS_CACHE_URL  Redis shards and Sentinel (see below)
 """
 
 import re
@@ -28,6 +30,8 @@ import environ
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from core import redis_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -221,8 +225,29 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 # --- Redis: broker, channel layer, cache ---------------------------------------
 REDIS_URL = env("REDIS_URL", default=DEFAULT_REDIS_URL)
+# Scaling out (docs/scaling.md, "Redis"): the channel layer sharded across
+# several Redis servers (CHANNEL_REDIS_URLS, comma-separated, the same list in
+# the same order on every node), or Redis Sentinel for the broker and the
+# layer (REDIS_SENTINELS host:port list, REDIS_SENTINEL_MASTER; with
+# CHANNEL_REDIS_MASTERS the layer shards across several monitored masters).
+# Under Sentinel, REDIS_URL gives only the database number and password.
+# The cache has no Sentinel client: it stays on REDIS_CACHE_URL. Malformed
+# values are reported by manage.py check (core/checks.py).
+CHANNEL_REDIS_URLS = redis_settings.split_list(env("CHANNEL_REDIS_URLS", default=""))
+REDIS_SENTINELS = redis_settings.split_list(env("REDIS_SENTINELS", default=""))
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="")
+REDIS_SENTINEL_PASSWORD = env("REDIS_SENTINEL_PASSWORD", default="")
+CHANNEL_REDIS_MASTERS = redis_settings.split_list(
+    env("CHANNEL_REDIS_MASTERS", default=REDIS_SENTINEL_MASTER)
+)
+REDIS_CACHE_URL = env("REDIS_CACHE_URL", default=REDIS_URL)
 
-CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = redis_settings.celery_broker(
+    redis_url=REDIS_URL,
+    sentinels=REDIS_SENTINELS,
+    master=REDIS_SENTINEL_MASTER,
+    sentinel_password=REDIS_SENTINEL_PASSWORD,
+)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -262,13 +287,14 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [
-                {
-                    "address": REDIS_URL,
-                    "socket_connect_timeout": env.float("CHANNEL_LAYER_TIMEOUT", default=2.0),
-                    "socket_timeout": env.float("CHANNEL_LAYER_TIMEOUT", default=2.0),
-                }
-            ],
+            "hosts": redis_settings.channel_layer_hosts(
+                redis_url=REDIS_URL,
+                channel_urls=CHANNEL_REDIS_URLS,
+                sentinels=REDIS_SENTINELS,
+                masters=CHANNEL_REDIS_MASTERS,
+                sentinel_password=REDIS_SENTINEL_PASSWORD,
+                timeout=env.float("CHANNEL_LAYER_TIMEOUT", default=2.0),
+            ),
             "prefix": "governance",
         },
     },
@@ -277,7 +303,7 @@ CHANNEL_LAYERS = {
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": "governance",
     },
 }

@@ -44,9 +44,11 @@ class PrivateRedis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
 
-    def start(self):
+    def start(self, *options: str):
+        """Start it, with these redis-server ``options`` besides (a replica's
+        ``--replicaof``; a sentinel's configuration file and ``--sentinel``)."""
         self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+            ["redis-server", *options, "--bind", "127.0.0.1", "--port", str(self.port),
              "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
