@@ -184,6 +184,9 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
                 satisfaction=request.POST.get("satisfaction", ""),
                 comment=request.POST.get("comment", ""),
             )
+        except CaseNotFound:
+            # case_rate finds the case only for its signed-in reporter.
+            rating_error, status = _("Only the person who sent this report can rate it."), 403
         except DomainError as exc:
             rating_error, status = exc.message, exc.status
         else:

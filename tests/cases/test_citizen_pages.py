@@ -17,6 +17,7 @@ from cases.models import Case, CaseAttachment, CategoryAttribute, Source, Status
 from tests.api.helpers import random_ip
 from tests.api.images import GPS_IN_G1, GPS_OUTSIDE, phone_photo, plain_jpeg
 from tests.cases.conftest import IN_G1, case_in
+from tests.cases.untranslated import english_words
 
 pytestmark = pytest.mark.django_db
 
@@ -309,8 +310,47 @@ def test_a_rating_refused_by_the_workflow_is_shown_and_not_stored(world):
     assert response.status_code == 400
     assert "Rate the outcome as one of" in field_error(response, "satisfaction")
     # Someone else holding the link may not rate it (as the workflow stands).
-    response = Client().post(page, {"satisfaction": "satisfied"})
-    assert response.status_code in (403, 404)
-    assert field_error(response, "satisfaction")
+    response = Client().post(page, {"satisfaction": "satisfied"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 403
+    assert (
+        field_error(response, "satisfaction") == "Only the person who sent this report can rate it."
+    )
     case.refresh_from_db()
     assert case.satisfaction == ""
+
+
+# --- Chinese, and nothing left in English ---------------------------------------------
+
+
+def test_each_page_in_chinese_has_no_english_left(world):
+    CategoryAttribute.objects.create(
+        category=world.category, code="depth", description="多深?", description_en="How deep?",
+        datatype="singlevaluelist", required=True, values=[{"key": "deep", "name": "很深"}],
+    )  # fmt: skip
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-Hans"}
+    pages = {"form": Client().get(REPORT, **zh)}
+    pages["errors"] = post(form(lng="", lat="", description="", phone="x"), **zh)
+    post(form(photos=[plain_jpeg()], **{"attributes.BJ0101.depth": "deep"}))
+    token = Case.objects.get().tracking_token
+    pages["sent"] = Client().get(f"/report/sent/{token}/", **zh)
+    pages["track"] = Client().get(f"/track/{token}/", **zh)
+    pages["unknown"] = Client().get(f"/track/{'x' * 24}/", **zh)
+    citizen = world.users["citizen"]
+    closed = case_in(
+        world, Status.CLOSED, reporter=citizen, source=Source.CITIZEN, attributes={"depth": "deep"}
+    )
+    pages["closed"] = Client().get(f"/track/{closed.tracking_token}/", **zh)
+    pages["refused rating"] = Client().post(
+        f"/track/{closed.tracking_token}/", {"satisfaction": "satisfied"}, **zh
+    )
+    for name, response in pages.items():
+        html = response.content.decode()
+        assert '<html lang="zh-hans">' in html, name
+        assert english_words(html) == [], name
+
+
+def test_the_check_finds_english_when_a_page_is_in_english(world):
+    # The same check on the English page: it must find the page's words.
+    html = Client().get(REPORT, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    words = english_words(html)
+    assert {"Report", "Describe", "problem", "tapped"} <= set(words)
