@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from core.api_errors import error_body, field_messages
@@ -45,6 +46,15 @@ ERROR_PLACES = {
 }  # fmt: skip
 
 
+# Refusals worded for the API's clients, said in the form's own words.
+PAGE_WORDS = {
+    "location_required": gettext_lazy(
+        "Show where the problem is: use your location, tap the map, "
+        "or add a photo taken with the location on."
+    ),
+}
+
+
 def error_place(field: str) -> str:
     if field.startswith("attribute"):
         return "attributes"
@@ -66,6 +76,8 @@ def report(request: HttpRequest) -> HttpResponse:
             case = file_tip(request, _checked_form(request))
         except DomainError as exc:
             errors = exc.fields or {"form": [exc.message]}
+            if exc.code in PAGE_WORDS:
+                errors = {exc.field or "form": [str(PAGE_WORDS[exc.code])]}
             status = exc.status
         else:
             receipt = reverse("citizen-sent", args=[case.tracking_token])
@@ -117,7 +129,9 @@ def _checked_form(request: HttpRequest) -> dict:
     category are on the page; only the chosen category's answers are sent."""
     category = request.POST.get("category", "")
     data = form_data(request.POST, request.FILES, answers_prefix=f"attributes.{category}.")
-    for optional in ("category", "lng", "lat"):
+    # Left empty: no choice, no point, no file chosen (browsers send an empty
+    # part for a file input left empty).
+    for optional in ("category", "lng", "lat", "photos"):
         if data.get(optional) in ("", None):
             data.pop(optional, None)
     serializer = TipCreateSerializer(data=data)

@@ -5,7 +5,10 @@ import L from "leaflet";
 export function placeMap(element, onPick) {
   element.classList.remove("c-map-off");
   const outline = JSON.parse(document.getElementById("city-outline").textContent);
-  const map = L.map(element, { zoomControl: true, attributionControl: Boolean(element.dataset.tiles) });
+  const map = L.map(element, { zoomControl: false, attributionControl: Boolean(element.dataset.tiles) });
+  L.control
+    .zoom({ zoomInTitle: element.dataset.zoomIn, zoomOutTitle: element.dataset.zoomOut })
+    .addTo(map);
   if (element.dataset.tiles) {
     L.tileLayer(element.dataset.tiles, { maxZoom: 19 }).addTo(map);
   }

@@ -104,6 +104,13 @@ def test_a_plain_form_post_files_a_tip_and_shows_the_receipt(world):
     assert "<svg" in html and 'class="c-qr"' in html
 
 
+def test_fields_left_empty_are_not_given(world):
+    # As a browser posts a form with no category, no point and no file chosen.
+    response = post(form(category="", photos="", lng="", lat=""))
+    assert field_error(response, "location") and not field_error(response, "photos")
+    assert post(form(category="", photos="")).status_code == 302
+
+
 def test_not_sure_of_the_category_and_no_point_but_a_photo_with_gps(world):
     response = post(form(category="", lng="", lat="", photos=[phone_photo("JPEG")]))
     assert response.status_code == 302
@@ -115,7 +122,7 @@ def test_not_sure_of_the_category_and_no_point_but_a_photo_with_gps(world):
 @pytest.mark.parametrize(
     ("fields", "place", "words"),
     [
-        ({"lng": "", "lat": ""}, "location", "where is it"),
+        ({"lng": "", "lat": ""}, "location", "use your location, tap the map"),
         ({"lng": str(GPS_OUTSIDE[0]), "lat": str(GPS_OUTSIDE[1])}, "location", "outside"),
         ({"lng": "119.91", "lat": ""}, "location", "both"),
         ({"description": ""}, "description", "blank"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-WORD = re.compile(r"[A-Za-z]{3,}")
+WORD = re.compile(r"\b[A-Za-z]{3,}\b")  # not codes such as wgs84
 # Shown as they are in any language.
 ALLOWED = {"English", "MB", "QR"}
 SPOKEN_ATTRIBUTES = {"alt", "title", "aria-label", "placeholder", "label"}
