@@ -52,6 +52,9 @@ PAGE_WORDS = {
         "Show where the problem is: use your location, tap the map, "
         "or add a photo taken with the location on."
     ),
+    "outside_jurisdiction": gettext_lazy(
+        "This place is outside the city. Put the pin where the problem is, inside the city."
+    ),
 }
 
 

@@ -17,6 +17,7 @@ function start(form) {
   const status = document.getElementById("location-status");
   const map = placeMap(document.getElementById("map"), (point) => setPoint(point));
   document.getElementById("coordinates").classList.add("c-hidden");
+  document.getElementById("location-hint-map").classList.remove("c-hidden");
 
   function setPoint({ lng: x, lat: y }, said) {
     lng.value = x.toFixed(6);
@@ -48,8 +49,18 @@ function start(form) {
   const photos = form.elements.namedItem("photos");
   const fromPhoto = document.getElementById("use-photo-location");
   let photoPoint = null;
+  const previews = document.getElementById("photo-previews");
   photos.addEventListener("change", async () => {
     fromPhoto.classList.add("c-hidden");
+    for (const image of previews.querySelectorAll("img")) URL.revokeObjectURL(image.src);
+    previews.replaceChildren(
+      ...[...photos.files].map((file) => {
+        const image = document.createElement("img");
+        image.src = URL.createObjectURL(file);
+        image.alt = "";
+        return image;
+      }),
+    );
     const first = photos.files[0];
     if (!first) return;
     photoPoint = await photoHints(form.dataset.hintsUrl, first);

@@ -123,7 +123,7 @@ def test_not_sure_of_the_category_and_no_point_but_a_photo_with_gps(world):
     ("fields", "place", "words"),
     [
         ({"lng": "", "lat": ""}, "location", "use your location, tap the map"),
-        ({"lng": str(GPS_OUTSIDE[0]), "lat": str(GPS_OUTSIDE[1])}, "location", "outside"),
+        ({"lng": str(GPS_OUTSIDE[0]), "lat": str(GPS_OUTSIDE[1])}, "location", "outside the city"),
         ({"lng": "119.91", "lat": ""}, "location", "both"),
         ({"description": ""}, "description", "blank"),
         ({"category": "XX9999"}, "category", ""),

@@ -161,7 +161,7 @@ def test_a_location_outside_the_city_is_refused(city, phone, browser_errors):
     page.click("#use-gps")
     expect(page.locator("#lat")).to_have_value(f"{GPS_OUTSIDE[1]:.6f}")
     page.fill("#description", "路灯不亮")
-    sent_and_refused(page, browser_errors, "location", "")
+    sent_and_refused(page, browser_errors, "location", "不在本市范围内")
     assert_chinese(page)
     screenshot(page, "report-error-zh")
 
