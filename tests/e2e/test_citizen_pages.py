@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from cases.models import Case, CaseAttachment, CategoryAttribute
+from cases.models import Case, CaseAttachment, CategoryAttribute, Source, Status
 from tests.api.images import GPS_IN_G1, GPS_OUTSIDE, encode, phone_photo, two_tone
-from tests.cases.conftest import IN_G1, world  # noqa: F401 - the small working city
+from tests.cases.conftest import IN_G1, case_in, world  # noqa: F401 - the small working city
 from tests.cases.untranslated import english_words
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -239,3 +239,37 @@ def test_an_unknown_tracking_link_gets_a_friendly_page(city, phone, browser_erro
     expect(page.locator("h1")).to_have_text("找不到这条问题记录")
     assert_chinese(page)
     screenshot(page, "unknown-zh")
+
+
+def test_the_reporter_rates_the_tip_after_closure(city, signed_in, phone, off_loop, browser_errors):
+    citizen = city.users["citizen"]
+    case = off_loop(case_in, city, Status.CLOSED, reporter=citizen, source=Source.CITIZEN)
+    track = f"/track/{case.tracking_token}/"
+    # The result photo was stored by this process, in a media folder the
+    # servers (with temporary folders of their own) do not read.
+    browser_errors.allow(r"status of 404 .*/api/v1/photos/")
+
+    # Someone else with the link sees the form; the workflow takes the
+    # rating of the tip's reporter only, for now, and the page says so.
+    browser_errors.allow(r"status of 403")
+    page = phone("zh")
+    page.goto(track)
+    page.check('input[value="unsatisfied"]')
+    page.click("#rating-form button[type=submit]")
+    expect(page.locator('[data-error-for="satisfaction"]')).to_have_text(
+        "只有提交此问题的人才能评价。"
+    )
+    assert_chinese(page)
+
+    page = signed_in(citizen).new_page()
+    page.set_viewport_size(PHONE)
+    page.goto(track)
+    expect(page.locator("#timeline")).to_contain_text("Checked on site and closed")
+    page.check('input[value="basically_satisfied"]')
+    page.fill("#comment", "还可以")
+    page.click("#rating-form button[type=submit]")
+    expect(page.locator("#rated")).to_have_text("Basically satisfied")
+    expect(page.locator("#rating-form")).to_have_count(0)
+    case.refresh_from_db()
+    assert case.satisfaction == "basically_satisfied"
+    screenshot(page, "track-rated-en")
