@@ -52,6 +52,10 @@ PAGE_WORDS = {
         "Show where the problem is: use your location, tap the map, "
         "or add a photo taken with the location on."
     ),
+    # The form came back (the browser's Back button) after it was sent.
+    "idempotency_key_reused": gettext_lazy(
+        "This form was already sent. Open the report page again to send another report."
+    ),
     "outside_jurisdiction": gettext_lazy(
         "This place is outside the city. Put the pin where the problem is, inside the city."
     ),

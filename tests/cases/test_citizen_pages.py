@@ -185,6 +185,16 @@ def test_the_same_form_sent_twice_files_one_tip(world):
     assert Case.objects.count() == 1
 
 
+def test_a_form_sent_again_with_other_content_says_it_was_sent(world):
+    # Back to the sent form, something changed, sent again: nothing new is filed.
+    assert post(form(client_uuid="back-button-1")).status_code == 302
+    response = post(form(client_uuid="back-button-1", description="另一个问题"),
+                    HTTP_ACCEPT_LANGUAGE="en")  # fmt: skip
+    assert response.status_code == 422
+    assert "already sent" in field_error(response, "form")
+    assert Case.objects.count() == 1
+
+
 def test_the_script_gets_json_and_its_idempotency_key_is_honoured(world):
     data = form(client_uuid="script-key-1")
     headers = {"HTTP_ACCEPT": "application/json", "HTTP_IDEMPOTENCY_KEY": "script-key-1"}
