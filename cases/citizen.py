@@ -82,22 +82,15 @@ def report(request: HttpRequest) -> HttpResponse:
         try:
             case = file_tip(request, _checked_form(request))
         except DomainError as exc:
-            errors = exc.fields or {"form": [exc.message]}
-            if exc.code in PAGE_WORDS:
-                errors = {exc.field or "form": [str(PAGE_WORDS[exc.code])]}
-            status = exc.status
+            errors, status = _placed(exc), exc.status
+            if wants_json:
+                first = next(iter(errors.values()))[0]
+                return JsonResponse(error_body(exc.code, first, errors), status=status)
         else:
             receipt = reverse("citizen-sent", args=[case.tracking_token])
             if wants_json:
                 return JsonResponse({"next": receipt}, status=200 if case.replayed else 201)
             return redirect(receipt, permanent=False)
-        placed: dict[str, list[str]] = {}
-        for field, messages in errors.items():
-            placed.setdefault(error_place(field), []).extend(messages)
-        if wants_json:
-            first = next(iter(placed.values()))[0]
-            return JsonResponse(error_body("invalid", first, placed), status=status)
-        errors = placed
     else:
         status = 200
     return render(
@@ -117,6 +110,17 @@ def report(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+def _placed(exc: DomainError) -> dict[str, list[str]]:
+    """A refusal's messages by the place on the form they show at."""
+    errors = exc.fields or {"form": [exc.message]}
+    if exc.code in PAGE_WORDS:
+        errors = {exc.field or "form": [str(PAGE_WORDS[exc.code])]}
+    placed: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        placed.setdefault(error_place(field), []).extend(messages)
+    return placed
 
 
 class FormInputError(DomainError):
