@@ -7,12 +7,12 @@ import datetime as dt
 import math
 
 from django.contrib.gis.measure import D
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Value
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet, Value
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from .errors import CaseNotFound
-from .models import OPEN_STATUSES, Case, CaseDirective
+from .models import OPEN_STATUSES, Case, CaseDirective, Category, CategoryAttribute
 from .policy import ACTIONS, TRANSITION_OF_ACTION, full_view_q, role_for, scope_of, visible_q
 
 
@@ -157,6 +157,18 @@ _PUBLIC_STEPS = {
     "reopened": _("Reopened"),
     "rated": _("Rated"),
 }
+
+
+def citizen_categories():
+    """The categories a citizen may choose, by class, each with its
+    questions in order."""
+    questions = CategoryAttribute.objects.order_by("order", "id")
+    return (
+        Category.objects.for_citizens()
+        .select_related("major")
+        .prefetch_related(Prefetch("attributes", queryset=questions))
+        .order_by("major__family", "major__code", "code")
+    )
 
 
 def tip_by_token(token: str) -> Case:

@@ -47,7 +47,9 @@ def error_response(code: str, message: str, http_status: int, fields=None, heade
     return Response(error_body(code, message, fields), status=http_status, headers=headers)
 
 
-def _flatten(detail):
+def field_messages(detail):
+    """A validation error's detail as field -> list of messages (None when
+    it names no field)."""
     if isinstance(detail, dict):
         return {key: [str(m) for m in _messages(value)] for key, value in detail.items()}
     return None
@@ -76,7 +78,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail)
+        fields = field_messages(exc.detail)
         if fields is None:
             message = "; ".join(str(m) for m in _messages(exc.detail))
             return error_response("invalid", message, status.HTTP_400_BAD_REQUEST)

@@ -85,3 +85,20 @@ class SignInRateLimit(_ConfiguredRate):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def public_page_refused(request, *, token: str | None = None) -> int | None:
+    """The public limits above for a web page (a plain Django view): the
+    seconds to wait when ``request`` is over a limit, else None. The pages
+    and the API count in the same counters, so a form and an app that send
+    the same tips share one allowance."""
+
+    class _Page:
+        def rate_limit_token(self, request) -> str | None:
+            return token
+
+    waits = []
+    for limit in (cls() for cls in PUBLIC_RATE_LIMITS):
+        if not limit.allow_request(request, _Page()):
+            waits.append(limit.wait() or 1)
+    return max(1, round(max(waits))) if waits else None

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from cases import citizen
 from notifications.views import workbench
 from organisation.sign_in import rate_limited
 
@@ -25,6 +26,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", views.home, name="home"),
     path("workbench/", workbench, name="workbench"),
+    # The citizen's pages (随手拍), no account: report, receipt, tracking.
+    path("report/", citizen.report, name="citizen-report"),
+    path("report/sent/<str:token>/", citizen.sent, name="citizen-sent"),
+    path("track/<str:token>/", citizen.track, name="citizen-track"),
     path("accounts/login/", rate_limited(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The admin's own sign-in view, under the same per-address rate as the site's.

@@ -82,6 +82,27 @@ ensure_venv() {
     export PATH="$VENV/bin:$PATH"
 }
 
+ensure_frontend() {
+    # Scripts and styles of the pages: npm packages pinned by package-lock.json,
+    # bundled by esbuild into static/build/ (git-ignored). Debian's nodejs and
+    # npm when node is missing.
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        log "Installing nodejs and npm from Debian"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends nodejs npm >/dev/null
+    fi
+    local digest stamp
+    digest=$(cat "$ROOT/package.json" "$ROOT/package-lock.json" | sha256sum | cut -c1-16)
+    stamp="$ROOT/node_modules/.installed-$digest"
+    if [ ! -f "$stamp" ]; then
+        log "Installing the front-end packages (npm ci)"
+        (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        touch "$stamp"
+    fi
+    (cd "$ROOT" && node frontend/build.mjs)
+}
+
 pg_cluster_status() {
     pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c {print $4}'
 }
@@ -183,6 +204,7 @@ provision() {
     mkdir -p "$STATE_DIR"
     ensure_system_packages
     ensure_venv
+    ensure_frontend
     start_postgres
     start_redis
     compile_messages

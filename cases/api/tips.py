@@ -86,6 +86,30 @@ class TipCreateSerializer(ReportInputSerializer):
     email = serializers.EmailField(required=False, default="", allow_blank=True)
 
 
+def file_tip(request, data) -> Case:
+    """File a citizen's tip from its checked input (``TipCreateSerializer``):
+    the API and the citizen's web form (cases/citizen.py) both send tips
+    through here, with the idempotency key of the request."""
+    data = dict(data)
+    key = idempotency_key(request, data.pop("client_uuid", None))
+    return services.case_report(
+        reporter=None,
+        source=Source.CITIZEN,
+        description=data["description"],
+        lng=data["lng"],
+        lat=data["lat"],
+        crs=data["crs"],
+        category=data["category"],
+        address=data["address"],
+        reporter_name=data["name"],
+        reporter_phone=data["phone"],
+        reporter_email=data["email"],
+        photos=data["photos"],
+        attributes=data["attributes"],
+        idempotency_key=key,
+    )
+
+
 class TipReceiptSerializer(serializers.Serializer):
     tracking_token = serializers.CharField()
     number = serializers.CharField()
@@ -199,24 +223,7 @@ class TipCreate(_Public):
         auth=[],
     )
     def post(self, request):
-        data = dict(valid_input(TipCreateSerializer, request))
-        key = idempotency_key(request, data.pop("client_uuid", None))
-        case = services.case_report(
-            reporter=None,
-            source=Source.CITIZEN,
-            description=data["description"],
-            lng=data["lng"],
-            lat=data["lat"],
-            crs=data["crs"],
-            category=data["category"],
-            address=data["address"],
-            reporter_name=data["name"],
-            reporter_phone=data["phone"],
-            reporter_email=data["email"],
-            photos=data["photos"],
-            attributes=data["attributes"],
-            idempotency_key=key,
-        )
+        case = file_tip(request, valid_input(TipCreateSerializer, request))
         receipt = {
             "tracking_token": case.tracking_token,
             "number": case.number,

@@ -544,7 +544,7 @@ NOTIFICATIONS_LANGUAGE = env("NOTIFICATIONS_LANGUAGE", default="")
 NOTIFICATIONS_SITE_NAME = env("NOTIFICATIONS_SITE_NAME", default="")
 # The link a citizen follows their tip by ({token}: its tracking token).
 NOTIFICATIONS_TRACKING_URL = env(
-    "NOTIFICATIONS_TRACKING_URL", default="http://localhost:8000/api/v1/tips/{token}/"
+    "NOTIFICATIONS_TRACKING_URL", default="http://localhost:8000/track/{token}/"
 )
 # Channels per kind and audience over the table in notifications/rules.py,
 # e.g. {"red": {"holders": ["inbox", "sms"]}}.

@@ -25,7 +25,7 @@ from django.contrib.gis.db.models.functions import AsGeoJSON, GeomOutputGeoFunc
 from django.db.models import Case, FloatField, QuerySet, Value, When
 from rest_framework.renderers import JSONRenderer
 
-from ..models import Level
+from ..models import Area, Level
 
 METRES_PER_DEGREE = 111_320.0
 MAX_SIMPLIFY_METRES = 1000.0
@@ -121,3 +121,13 @@ def feature(row: dict[str, Any], **extra_properties: Any) -> dict[str, Any]:
 
 def area_ref(row: dict[str, Any]) -> dict[str, Any]:
     return {key: row[key] for key in REF_FIELDS}
+
+
+def city_outline() -> dict:
+    """The city and its districts as one FeatureCollection, simplified by
+    their level's defaults: the outline public maps draw over their base
+    layer, or instead of one."""
+    rows = with_geojson(
+        Area.objects.filter(level__lte=Level.DISTRICT).order_by("level", "code"), simplify=None
+    )
+    return {"type": "FeatureCollection", "features": [feature(row) for row in rows]}

@@ -68,7 +68,7 @@ def test_a_tip_update_is_emailed_and_texted_after_commit_in_english(
     assert email.subject == f"Your report {case.number} was accepted"
     assert email.from_email == settings.DEFAULT_FROM_EMAIL
     assert email.extra_headers["Auto-Submitted"] == "auto-generated"
-    link = f"http://localhost:8000/api/v1/tips/{case.tracking_token}/"
+    link = f"http://localhost:8000/track/{case.tracking_token}/"
     assert f"Your report {case.number} was accepted as a case." in email.body
     assert link in email.body
     assert "Urban governance command centre" in email.body

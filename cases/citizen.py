@@ -1,0 +1,271 @@
+"""The citizen's pages, without an account: /report/ (随手拍) sends a tip,
+/report/sent/<token>/ gives its tracking link and QR code, /track/<token>/
+follows it and, once it is closed, rates the outcome.
+
+The pages hold no rule of their own: the form is read by the tips API's
+serializer and filed by the same function (``cases.api.tips.file_tip``),
+under the same rate limits (``core.throttles``), photo checks and
+idempotency; what a citizen may see of a tip is what the API shows."""
+
+from __future__ import annotations
+
+import secrets
+
+import segno
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.dateparse import parse_datetime
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from core.api_errors import error_body, field_messages
+from core.errors import DomainError
+from core.site import SITE_TITLE
+from core.throttles import public_page_refused
+from grids.api.geojson import city_outline
+
+from . import limits, services
+from .api.inputs import form_data
+from .api.tips import TipCreateSerializer, TipStatusSerializer, file_tip
+from .errors import CaseNotFound
+from .models import Satisfaction, Status
+from .selectors import citizen_categories, tip_by_token
+
+# Where each error shows on the form: its own field, the map for the point,
+# the questions' block for answers, the top of the form for the rest.
+FORM_FIELDS = ("photos", "location", "category", "attributes", "description", "name", "phone",
+               "email", "address")  # fmt: skip
+ERROR_PLACES = {
+    "lng": "location", "lat": "location", "crs": "location",
+    "reporter_name": "name", "reporter_phone": "phone", "reporter_email": "email",
+}  # fmt: skip
+
+
+# Refusals worded for the API's clients, said in the form's own words.
+PAGE_WORDS = {
+    "location_required": gettext_lazy(
+        "Show where the problem is: use your location, tap the map, "
+        "or add a photo taken with the location on."
+    ),
+    # The form came back (the browser's Back button) after it was sent.
+    "idempotency_key_reused": gettext_lazy(
+        "This form was already sent. Open the report page again to send another report."
+    ),
+    "outside_jurisdiction": gettext_lazy(
+        "This place is outside the city. Put the pin where the problem is, inside the city."
+    ),
+}
+
+
+def error_place(field: str) -> str:
+    if field.startswith("attribute"):
+        return "attributes"
+    field = ERROR_PLACES.get(field, field)
+    return field if field in FORM_FIELDS else "form"
+
+
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest) -> HttpResponse:
+    """The report form; a POST files the tip (a plain form post, or the
+    page's script asking for JSON) and goes on to the receipt."""
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    values, errors = {}, {}
+    if request.method == "POST":
+        if wait := public_page_refused(request):
+            return _rate_limited(request, wait, wants_json)
+        values = request.POST
+        try:
+            case = file_tip(request, _checked_form(request))
+        except DomainError as exc:
+            errors, status = _placed(exc), exc.status
+            if wants_json:
+                first = next(iter(errors.values()))[0]
+                return JsonResponse(error_body(exc.code, first, errors), status=status)
+        else:
+            receipt = reverse("citizen-sent", args=[case.tracking_token])
+            if wants_json:
+                return JsonResponse({"next": receipt}, status=200 if case.replayed else 201)
+            return redirect(receipt, permanent=False)
+    else:
+        status = 200
+    return render(
+        request,
+        "citizen/report.html",
+        {
+            "site_title": SITE_TITLE,
+            "categories": _categories(),
+            "values": values,
+            "errors": errors,
+            "client_uuid": values.get("client_uuid") or secrets.token_urlsafe(16),
+            "outline": city_outline(),
+            "map_tiles": settings.MAP_TILE_URL,
+            "center": settings.LEAFLET_CONFIG["DEFAULT_CENTER"],
+            "limits": limits,
+            "photo_max_mb": settings.CASES_PHOTO_MAX_BYTES // (1024 * 1024),
+        },
+        status=status,
+    )
+
+
+def _placed(exc: DomainError) -> dict[str, list[str]]:
+    """A refusal's messages by the place on the form they show at."""
+    errors = exc.fields or {"form": [exc.message]}
+    if exc.code in PAGE_WORDS:
+        errors = {exc.field or "form": [str(PAGE_WORDS[exc.code])]}
+    placed: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        placed.setdefault(error_place(field), []).extend(messages)
+    return placed
+
+
+class FormInputError(DomainError):
+    """The form's fields as the tips API's serializer refused them."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__(_("Check the form: some answers need correcting."))
+        self.field_errors = fields
+
+    @property
+    def fields(self):
+        return self.field_errors
+
+
+def _checked_form(request: HttpRequest) -> dict:
+    """The form read by the tips API's serializer. The questions of every
+    category are on the page; only the chosen category's answers are sent."""
+    category = request.POST.get("category", "")
+    data = form_data(request.POST, request.FILES, answers_prefix=f"attributes.{category}.")
+    # Left empty: no choice, no point, no file chosen (browsers send an empty
+    # part for a file input left empty).
+    for optional in ("category", "lng", "lat", "photos"):
+        if data.get(optional) in ("", None):
+            data.pop(optional, None)
+    serializer = TipCreateSerializer(data=data)
+    if not serializer.is_valid():
+        raise FormInputError(field_messages(serializer.errors))
+    return serializer.validated_data
+
+
+def _categories() -> list[dict]:
+    english = translation.get_language() == "en"
+    return [
+        {
+            "code": c.code,
+            "name": (c.name_en if english else c.name) or c.name,
+            "group": (c.major.name_en if english else c.major.name) or c.major.name,
+            "questions": [
+                {
+                    "code": q.code,
+                    "text": (q.description_en if english else q.description) or q.description,
+                    "hint": q.datatype_description,
+                    "datatype": q.datatype,
+                    "required": q.required,
+                    "values": q.values or [],
+                }
+                for q in c.attributes.all()
+                if q.variable
+            ],
+        }
+        for c in citizen_categories()
+    ]
+
+
+@require_http_methods(["GET"])
+def sent(request: HttpRequest, token: str) -> HttpResponse:
+    """After sending: the tip's number, its tracking link and a QR code of it."""
+    case = _tip_or_none(token)
+    if case is None:
+        return _unknown_tip(request)
+    link = request.build_absolute_uri(reverse("citizen-track", args=[token]))
+    qr = segno.make(link, error="m").svg_inline(
+        scale=5, border=2, dark="#0b0c0c", omitsize=True, svgclass="c-qr"
+    )
+    return render(
+        request,
+        "citizen/sent.html",
+        {"site_title": SITE_TITLE, "case": case, "link": link, "qr": mark_safe(qr)},  # noqa: S308 - segno's own SVG
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def track(request: HttpRequest, token: str) -> HttpResponse:
+    """A tip's progress in plain words; after closure, the rating form."""
+    if wait := public_page_refused(request, token=token):
+        return _rate_limited(request, wait, wants_json=False)
+    case = _tip_or_none(token)
+    if case is None:
+        return _unknown_tip(request)
+    rating_error, status = "", 200
+    if request.method == "POST":
+        try:
+            rate_tip(
+                request,
+                case=case,
+                satisfaction=request.POST.get("satisfaction", ""),
+                comment=request.POST.get("comment", ""),
+            )
+        except CaseNotFound:
+            # case_rate finds the case only for its signed-in reporter.
+            rating_error, status = _("Only the person who sent this report can rate it."), 403
+        except DomainError as exc:
+            rating_error, status = exc.message, exc.status
+        else:
+            return redirect(request.path + "#rating", permanent=False)
+    public = TipStatusSerializer(case, context={"request": request}).data
+    return render(
+        request,
+        "citizen/track.html",
+        {
+            "site_title": SITE_TITLE,
+            "case": case,
+            "public": public,
+            "steps": [{**s, "at": parse_datetime(s["at"])} for s in public["steps"]],
+            "expected_at": parse_datetime(public["expected_at"] or ""),
+            "may_rate": case.status == Status.CLOSED and not case.satisfaction,
+            "satisfaction": Satisfaction,
+            "rated": Satisfaction(case.satisfaction).label if case.satisfaction else "",
+            "rating_error": rating_error,
+            "rating_values": request.POST if rating_error else {},
+        },
+        status=status,
+    )
+
+
+def rate_tip(request: HttpRequest, *, case, satisfaction: str, comment: str):
+    """The citizen's rating of their closed tip: the one place the pages
+    rate, through the workflow's ``case_rate`` as it stands (it takes the
+    rating of the tip's signed-in reporter)."""
+    return services.case_rate(
+        case=case, actor=request.user, satisfaction=satisfaction, comment=comment
+    )
+
+
+def _tip_or_none(token: str):
+    try:
+        return tip_by_token(token)
+    except CaseNotFound:
+        return None
+
+
+def _unknown_tip(request: HttpRequest) -> HttpResponse:
+    return render(request, "citizen/unknown.html", {"site_title": SITE_TITLE}, status=404)
+
+
+def _rate_limited(request: HttpRequest, wait: int, wants_json: bool) -> HttpResponse:
+    message = _("Too many requests from your connection. Try again in %(n)s seconds.") % {"n": wait}
+    if wants_json:
+        response = JsonResponse(error_body("rate_limited", message), status=429)
+    else:
+        response = render(
+            request,
+            "citizen/message.html",
+            {"site_title": SITE_TITLE, "heading": _("Please wait a moment"), "message": message},
+            status=429,
+        )
+    response["Retry-After"] = str(wait)
+    return response
