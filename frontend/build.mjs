@@ -17,6 +17,10 @@ await build({
     // The citizen's pages: the form with its map, and the plain pages.
     report: "frontend/report/index.js",
     citizen: "frontend/citizen.css",
+    // The grid worker's phone app (/field/): shell and reporting, then
+    // the case and task pages.
+    field: "frontend/field/index.js",
+    "field-tasks": "frontend/field/tasks/index.js",
   },
   bundle: true,
   minify: true,

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # ground the organisation stands on (departments' jurisdictions and roles'
 # scopes are areas), cases build on both, notifications on cases; the demo
 # (not installed in production) seeds them all and nothing imports it.
-LAYERS = ("core", "grids", "organisation", "cases", "notifications", "demo")
+LAYERS = ("core", "grids", "organisation", "cases", "notifications", "field", "demo")
 CONFIGURATION = "governance"
 DOMAIN_APPS = LAYERS[1:]
 

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "grids",
     "cases",
     "notifications",
+    "field",  # the grid worker's phone app
     "demo",  # seed_demo_city; the production settings leave it out
 ]
 

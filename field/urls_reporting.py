@@ -1,0 +1,3 @@
+"""Home, the report flow, the web app manifest and the service worker."""
+
+urlpatterns: list = []

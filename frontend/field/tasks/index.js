@@ -1,0 +1,1 @@
+// The field app's case pages: my cases, verify (核实) and inspect (核查).
