@@ -262,7 +262,8 @@ class CaseDetailSerializer(CaseListSerializer):
     class Meta(CaseListSerializer.Meta):
         fields = [
             *CaseListSerializer.Meta.fields,
-            "yellow_at", "stage_started_at", "satisfaction", "self_handled", "unrouted",
+            "yellow_at", "stage_started_at", "satisfaction", "verification", "self_handled",
+            "unrouted",
             "reject_reason", "duplicate_of", "return_count", "rework_count", "extension_count",
             "overdue_count", "contact", "photos", "directives", "actions",
             "duplicate_candidates", "events",

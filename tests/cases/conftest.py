@@ -161,10 +161,12 @@ PATH = [
 
 def case_in(world: World, status: str, **report_kwargs):
     """A case carried along the main path to ``status`` (or one step aside:
-    returned, suspended, rejected)."""
+    returned, suspended, rejected; verifying, for a citizen's or hotline report)."""
     case = report(world, **report_kwargs)
     if status == Status.REPORTED:
         return case
+    if status == Status.VERIFYING:
+        return services.case_send_to_verify(case=case, actor=world.dispatcher)
     if status == Status.REJECTED:
         return services.case_reject(case=case, actor=world.dispatcher, reason="不属实")
     for target, step in PATH:
