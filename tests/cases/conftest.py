@@ -127,6 +127,17 @@ def world(small_city, db) -> World:
     return World(small_city, cgj, szgs, category, u)
 
 
+def colleague_in_g1(world: World, username: str = "colleague"):
+    """A second grid worker assigned to G1 (since yesterday)."""
+    colleague = _member(UserFactory(username=username), Role.GRID_WORKER)
+    GridAssignment.objects.create(
+        user=colleague,
+        grid=world.city.grids[G1],
+        start_date=timezone.localdate() - dt.timedelta(days=1),
+    )
+    return colleague
+
+
 def fresh(user):
     """The same user without cached scope (as the next request would load it)."""
     user.__dict__.pop("_case_scope", None)

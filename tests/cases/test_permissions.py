@@ -47,9 +47,9 @@ from cases.models import (
 )
 from cases.policy import ACTION_ROLES, ACTIONS
 from cases.selectors import case_actions, case_get, cases_visible_to
-from grids.models import GridAssignment, Level
+from grids.models import Level
 from organisation.models import Role, RoleMembership
-from tests.cases.conftest import G1, case_in, fresh, jpeg, report
+from tests.cases.conftest import case_in, colleague_in_g1, fresh, jpeg, report
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -594,14 +594,7 @@ def test_a_self_handled_case_is_inspected_by_a_dispatcher(world):
 
 def test_a_self_handled_case_is_inspected_by_another_worker_of_the_grid(world):
     case = self_handled_case(world)
-    colleague = UserFactory(username="colleague")
-    RoleMembership.objects.create(user=colleague, role=Role.GRID_WORKER)
-    GridAssignment.objects.create(
-        user=colleague,
-        grid=world.city.grids[G1],
-        start_date=timezone.localdate() - dt.timedelta(days=1),
-    )
-    colleague = fresh(colleague)
+    colleague = fresh(colleague_in_g1(world))
     assert "inspect_fail" in case_actions(colleague, case)
     services.case_inspect(case=case, actor=colleague, passed=False, note="未清理干净")
     stored = Case.objects.get(pk=case.pk)
