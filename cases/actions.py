@@ -106,6 +106,9 @@ _ALL = (
     # Command centre: the report becomes a case, or not.
     _action("register", roles=(D,), input="RegisterSerializer", service="case_register",
             event="registered", summary="Register (立案) a report"),
+    _action("send_to_verify", roles=(D,), input="NoteSerializer",
+            service="case_send_to_verify", event="verification_requested",
+            summary="Send a tip to its grid's workers to verify on site (派核实)"),
     _action("reject", roles=(D,), input="ReasonSerializer", service="case_reject",
             event="rejected", summary="Void (作废) a report"),
     _action("merge", transition="merge_into", roles=(D,), input="MergeSerializer",
@@ -145,7 +148,14 @@ _ALL = (
     _action("report_back", roles=(H,), input="ReportBackSerializer",
             service="case_report_back", event="handled",
             summary="Report the case handled (反馈), with photos"),
-    # Inspection on site, and the reporter's word after.
+    # Verification (核实) and inspection (核查) on site, and the reporter's word after.
+    _action("verify_pass", roles=(G,), input="InspectSerializer", service="case_verify",
+            event="verified", summary="Verified on site (核实): the problem is there",
+            fixed={"passed": True}),
+    _action("verify_fail", roles=(G,), input="InspectSerializer", service="case_verify",
+            event="verification_failed",
+            summary="Not verified on site: not found or not as described",
+            fixed={"passed": False}),
     _action("inspect_pass", roles=(G, D), input="InspectSerializer", service="case_inspect",
             event="closed", summary="Inspection passed (核查通过): close the case",
             fixed={"passed": True}),
@@ -155,6 +165,9 @@ _ALL = (
             event="rated", summary="Rate the outcome"),
     _action("reopen", roles=(REPORTER, D), input="ReasonSerializer", service="case_reopen",
             event="reopened", summary="Reopen (重办) a closed case"),
+    _action("decline_reopen", roles=(D,), input="ReasonSerializer",
+            service="case_decline_reopen", event="reopen_declined",
+            summary="Decline the reporter's request to reopen"),
     # Oversight, and everyone's notes.
     _action("remind", roles=(S, D), input="DirectiveInputSerializer",
             service="case_issue_directive", event="reminded",

@@ -17,6 +17,7 @@ from .models import Category, OverdueAction, RoutingRule, Stage, category_code
 # What the sweep does when a stage goes red, until an administrator changes it.
 DEFAULT_OVERDUE_POLICY = {
     Stage.REGISTER: OverdueAction.ESCALATE,
+    Stage.VERIFY: OverdueAction.NONE,
     Stage.DISPATCH: OverdueAction.ESCALATE,
     Stage.ACKNOWLEDGE: OverdueAction.SUPERVISE,
     Stage.HANDLE: OverdueAction.SUPERVISE,

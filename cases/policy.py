@@ -46,6 +46,17 @@ ACTIONS = tuple(WORKFLOW)
 
 
 @dataclass(frozen=True)
+class TipHolder:
+    """Whoever holds a tip's tracking token: its reporter, who may have no
+    account. It sees that one case and acts on it as its ``REPORTER``; its
+    events record no account as the actor."""
+
+    case_id: int
+    is_authenticated = False
+    pk = None
+
+
+@dataclass(frozen=True)
 class Scope:
     user_id: int | None
     is_admin: bool = False
@@ -167,6 +178,8 @@ def visible_q(user) -> Q:
     """The cases ``user`` may see, as a filter on Case: no joins and no
     subqueries, so each branch of the OR uses its index and the filter also
     works with FOR UPDATE."""
+    if isinstance(user, TipHolder):
+        return Q(pk=user.case_id)
     return _cases_seen(user, in_full=False)
 
 
@@ -268,6 +281,9 @@ ROLE_APPLIES = {
 def role_for(user, case: Case, action: str) -> str | None:
     """The role under which ``user`` may take ``action`` on ``case``, or None.
     (Whether the case's state allows the action is the state machine's part.)"""
+    if isinstance(user, TipHolder):
+        holds = case.pk == user.case_id and case.source == "citizen"
+        return REPORTER if holds and REPORTER in ACTION_ROLES[action] else None
     scope = scope_of(user)
     if scope.user_id is None:
         return None

@@ -142,6 +142,9 @@ def open_directives() -> QuerySet[CaseDirective]:
 
 _PUBLIC_STEPS = {
     "reported": _("Report received"),
+    "verification_requested": _("Sent to a grid worker to check on site"),
+    "verified": _("Checked on site: the problem is there"),
+    "verification_failed": _("Checked on site: not found as described"),
     "registered": _("Registered by the command centre"),
     "rejected": _("Not taken up"),
     "merged": _("Merged with an earlier report of the same problem"),
@@ -156,6 +159,8 @@ _PUBLIC_STEPS = {
     "rework": _("Checked on site: more work needed"),
     "reopened": _("Reopened"),
     "rated": _("Rated"),
+    "reopen_requested": _("Rated not satisfied: reopening asked"),
+    "reopen_declined": _("Reopening declined by the command centre"),
 }
 
 

@@ -18,6 +18,7 @@ from organisation.models import Department, User
 # How many demo cases to leave in each status.
 TARGETS = [
     (Status.REPORTED, 8),
+    (Status.VERIFYING, 3),  # citizens' tips, waiting for the grid worker to verify
     (Status.REGISTERED, 6),
     (Status.DISPATCHED, 8),
     (Status.RETURNED, 2),
@@ -64,9 +65,10 @@ def create_demo_cases(*, seed: int = 2026) -> int:
             category = rng.choice(categories)
             centre = rng.choice(centres)
             prefix = category.code[:2]
+            tip = status == Status.VERIFYING
             case = services.case_report(
-                reporter=worker,
-                source=Source.GRID_WORKER,
+                reporter=None if tip else worker,
+                source=Source.CITIZEN if tip else Source.GRID_WORKER,
                 category=category,
                 description=DESCRIPTIONS[prefix].format(name=category.name),
                 lng=centre.x + rng.uniform(-0.0003, 0.0003),
@@ -79,6 +81,9 @@ def create_demo_cases(*, seed: int = 2026) -> int:
 
 def _advance(case, status, worker, dispatcher, handler, seed) -> None:
     if status == Status.REPORTED:
+        return
+    if status == Status.VERIFYING:
+        services.case_send_to_verify(case=case, actor=dispatcher, note="请现场核实")
         return
     if status == Status.REJECTED:
         services.case_reject(case=case, actor=dispatcher, reason="经核实不属于城市管理问题")

@@ -53,6 +53,8 @@ class Kind(models.TextChoices):
     # provisional (written from 1 October, for the year after it was written).
     CALENDAR = "calendar", _("working calendar provisional")
     DIRECTIVE_LATE = "directive_late", _("reminder or supervision order overdue")
+    VERIFY = "verify", _("tip to verify on site (核实)")
+    REOPEN_REQUEST = "reopen_request", _("reporter not satisfied: reopening asked")
 
 
 class Notification(models.Model):

@@ -132,7 +132,7 @@ def context(notification: Notification, language: str) -> dict:
         "stage": _stage_label(payload.get("stage", "")),
         "due_at": _when(payload.get("due_at")),
         "message": payload.get("message", ""),
-        "reason": payload.get("reason") or payload.get("note", ""),
+        "reason": payload.get("reason") or payload.get("note") or payload.get("comment", ""),
         "automatic": bool(payload.get("automatic")),
     }
 

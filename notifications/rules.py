@@ -10,6 +10,8 @@
     red          sla_red                        holders, supervisors        inbox
     escalation   escalated                      command_centre              inbox
     directive_late directive_overdue            holders, issuer             inbox
+    verify       verification_requested         grid_workers                inbox
+    reopen_request reopen_requested             command_centre              inbox
     closure      closed                         reporter, followers         inbox
                                                 contacts                    email, sms
     tip_status   registered, rejected, merged,  citizen_reporter,           inbox
@@ -25,7 +27,8 @@ Audiences, resolved on the case as the action leaves it:
                        subtree contains the case)
     grid_workers       grid workers assigned to the case's grid today
     holders            whoever must act next: the command centre while the
-                       case is reported, registered or returned; the
+                       case is reported, registered or returned; its
+                       grid_workers while it is being verified; the
                        department's handlers while dispatched, in progress or
                        suspended; its grid_workers while it waits for
                        inspection (handled)
@@ -143,6 +146,8 @@ RULES: tuple[Rule, ...] = (
         {To.HOLDERS: (INBOX,), To.ISSUER: (INBOX,)},
         digest=True,
     ),
+    _rule(Kind.VERIFY, {"verification_requested"}, {To.GRID_WORKERS: (INBOX,)}),
+    _rule(Kind.REOPEN_REQUEST, {"reopen_requested"}, {To.COMMAND_CENTRE: (INBOX,)}),
     _rule(
         Kind.CLOSURE,
         {"closed"},
@@ -165,6 +170,7 @@ PUBLIC_KINDS = frozenset({Kind.CLOSURE, Kind.TIP_STATUS})
 # Who acts next on a case in each status (the ``holders`` audience).
 _HOLDERS_BY_STATUS = {
     Status.REPORTED: To.COMMAND_CENTRE,
+    Status.VERIFYING: To.GRID_WORKERS,
     Status.REGISTERED: To.COMMAND_CENTRE,
     Status.RETURNED: To.COMMAND_CENTRE,
     Status.DISPATCHED: To.HANDLERS,

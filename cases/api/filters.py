@@ -13,10 +13,13 @@ from django.utils.translation import gettext_lazy as _
 from core.filters import BoxFilter, FilterSet, IntegerFilter, StrictBooleanFilter
 
 from ..errors import CaseInputError
-from ..models import Case, Light, Status
+from ..models import Case, Light, PendingRequest, Status
+from ..policy import scope_of
 from ..selectors import open_directives
 
 ORDERINGS = ("-created_at", "created_at")
+# A grid worker's tasks on site, by the status a case waits in for them.
+TASK_STATUS = {"verify": Status.VERIFYING, "inspect": Status.HANDLED}
 
 
 class CaseFilter(FilterSet):
@@ -30,6 +33,18 @@ class CaseFilter(FilterSet):
     directive_overdue = StrictBooleanFilter(
         method="filter_directive_overdue",
         help_text=_("true: cases with an open reminder or supervision order past its deadline."),
+    )
+    task = django_filters.ChoiceFilter(
+        choices=[(t, t) for t in TASK_STATUS],
+        method="filter_task",
+        help_text=_(
+            "My on-site tasks in the grids assigned to me today: verify (cases to verify, 核实) "
+            "or inspect (cases to inspect, 核查)."
+        ),
+    )
+    reopen_requested = StrictBooleanFilter(
+        method="filter_reopen_requested",
+        help_text=_("true: closed cases whose reporter was not satisfied and asked to reopen."),
     )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
@@ -67,6 +82,14 @@ class CaseFilter(FilterSet):
             open_directives().filter(case=OuterRef("pk"), overdue_at__isnull=False).order_by()
         )
         return queryset.filter(late if value else ~late)
+
+    def filter_task(self, queryset, name, value: str):
+        grids = scope_of(getattr(self.request, "user", None)).grid_ids
+        return queryset.filter(status=TASK_STATUS[value], grid_id__in=sorted(grids))
+
+    def filter_reopen_requested(self, queryset, name, value: bool):
+        asked = {"pending_request": PendingRequest.REOPEN}
+        return queryset.filter(**asked) if value else queryset.exclude(**asked)
 
     def order(self, queryset, name, value):
         return queryset.order_by(value, "-id" if value.startswith("-") else "id")

@@ -77,8 +77,8 @@ class CaseListSerializer(ModelSerializer):
         fields = [
             "id", "number", "status", "status_display", "source", "category", "description",
             "address", "location", "grid", "urgency", "department", "command_level", "stage",
-            "light", "due_at", "is_supervised", "pending_request", "version", "created_at",
-            "closed_at",
+            "light", "due_at", "is_supervised", "pending_request", "verification", "version",
+            "created_at", "closed_at",
         ]  # fmt: skip
 
     # --- Lists: the same rows, read as values ---------------------------------------
@@ -90,8 +90,8 @@ class CaseListSerializer(ModelSerializer):
         "id", "number", "status", "source", "category__code", "category__name",
         "category__name_en", "description", "address", "grid__code", "urgency",
         "department__code", "department__name", "department__name_en", "command_level",
-        "stage", "light", "due_at", "yellow_at", "is_supervised", "pending_request", "version",
-        "created_at", "closed_at", "location_lng", "location_lat",
+        "stage", "light", "due_at", "yellow_at", "is_supervised", "pending_request",
+        "verification", "version", "created_at", "closed_at", "location_lng", "location_lat",
     )  # fmt: skip
 
     @classmethod
@@ -130,6 +130,7 @@ class CaseListSerializer(ModelSerializer):
                 "due_at": _iso(r["due_at"], tz),
                 "is_supervised": r["is_supervised"],
                 "pending_request": r["pending_request"],
+                "verification": r["verification"],
                 "version": r["version"],
                 "created_at": _iso(r["created_at"], tz),
                 "closed_at": _iso(r["closed_at"], tz),

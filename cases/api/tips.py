@@ -21,7 +21,7 @@ from core.throttles import PUBLIC_RATE_LIMITS
 from grids.selectors import OutsideJurisdiction, grid_for_point
 
 from .. import limits, services
-from ..models import AttachmentKind, Case, Source, Status
+from ..models import AttachmentKind, Case, PendingRequest, Satisfaction, Source, Status
 from ..photo_access import attachment_url
 from ..photos import hints_for_upload
 from ..selectors import public_photos, public_timeline, tip_by_token
@@ -43,6 +43,7 @@ PHONE = RegexValidator(
 # What a citizen sees of the case's status.
 PUBLIC_STATUS = {
     Status.REPORTED: "received",
+    Status.VERIFYING: "verifying",
     Status.REGISTERED: "accepted",
     Status.RETURNED: "accepted",
     Status.DISPATCHED: "accepted",
@@ -54,6 +55,7 @@ PUBLIC_STATUS = {
 }
 PUBLIC_STATUS_LABELS = {
     "received": _("received, waiting to be registered"),
+    "verifying": _("received, a grid worker is checking it on site"),
     "accepted": _("registered, with the command centre or the department"),
     "in_progress": _("being handled"),
     "fixed": _("reported fixed, waiting for an on-site check"),
@@ -141,6 +143,38 @@ class PublicStepSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
+class TipRatingSerializer(serializers.Serializer):
+    """The reporter's rating of the outcome (回访), and whether it may be given now."""
+
+    satisfaction = serializers.ChoiceField(choices=Satisfaction.choices, allow_blank=True)
+    can_rate = serializers.BooleanField()
+    rate_until = serializers.DateTimeField(allow_null=True)
+    reopen_requested = serializers.BooleanField()
+
+    @classmethod
+    def of(cls, case: Case) -> dict:
+        closed = case.status == Status.CLOSED
+        return cls(
+            {
+                "satisfaction": case.satisfaction,
+                "can_rate": closed and case.not_rated() and case.rating_window_open(),
+                "rate_until": case.reopen_until if closed else None,
+                "reopen_requested": case.pending_request == PendingRequest.REOPEN,
+            }
+        ).data
+
+
+class TipRateSerializer(serializers.Serializer):
+    satisfaction = serializers.ChoiceField(choices=Satisfaction.choices)
+    comment = serializers.CharField(
+        max_length=limits.NOTE,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_("Required when not satisfied: why (it asks the command centre to reopen)."),
+    )
+
+
 class TipStatusSerializer(ModelSerializer):
     public_status = serializers.SerializerMethodField()
     public_status_display = serializers.SerializerMethodField()
@@ -150,13 +184,14 @@ class TipStatusSerializer(ModelSerializer):
     expected_at = serializers.SerializerMethodField()
     photos = serializers.SerializerMethodField()
     steps = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
 
     class Meta:
         model = Case
         fields = [
             "number", "public_status", "public_status_display", "category", "description",
             "address", "location", "department", "expected_at", "created_at", "updated_at",
-            "closed_at", "photos", "steps",
+            "closed_at", "photos", "steps", "rating",
         ]  # fmt: skip
 
     @extend_schema_field(serializers.ChoiceField(choices=sorted(PUBLIC_STATUS_LABELS)))
@@ -191,6 +226,10 @@ class TipStatusSerializer(ModelSerializer):
     @extend_schema_field(PublicStepSerializer(many=True))
     def get_steps(self, case):
         return PublicStepSerializer(public_timeline(case), many=True).data
+
+    @extend_schema_field(TipRatingSerializer)
+    def get_rating(self, case):
+        return TipRatingSerializer.of(case)
 
 
 class _Public(APIView):
@@ -244,6 +283,25 @@ class TipStatus(_Public):
     @extend_schema(responses=TipStatusSerializer, auth=[])
     def get(self, request, token: str):
         case = tip_by_token(token)
+        return Response(TipStatusSerializer(case, context={"request": request}).data)
+
+
+class TipRate(_Public):
+    """Rate the outcome of a closed tip (回访) by its tracking token, within
+    CASES_REOPEN_DAYS of its closure: satisfied, basically satisfied or not
+    satisfied. Not satisfied needs a ``comment`` saying why, and asks the
+    command centre to reopen the tip. Once only; 409 when the tip is not
+    closed, is rated already or the time has passed."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(request=TipRateSerializer, responses=TipStatusSerializer, auth=[])
+    def post(self, request, token: str):
+        data = valid_input(TipRateSerializer, request)
+        case = services.case_rate_by_token(
+            token=token, satisfaction=data["satisfaction"], comment=data["comment"]
+        )
+        case = tip_by_token(case.tracking_token)
         return Response(TipStatusSerializer(case, context={"request": request}).data)
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("tips/", tips.TipCreate.as_view(), name="tip-create"),
     path("tips/<slug:token>/", tips.TipStatus.as_view(), name="tip-status"),
+    path("tips/<slug:token>/rate/", tips.TipRate.as_view(), name="tip-rate"),
     path("photos/hints/", tips.PhotoHints.as_view(), name="photo-hints"),
     path(
         "photos/<int:pk>/<str:variant>/",

@@ -167,6 +167,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     # The workflow actions, one endpoint each, in the order of ``cases.actions``
     # (tests/cases/test_actions.py holds the two lists to each other).
     action_register = action_endpoint("register")
+    action_send_to_verify = action_endpoint("send_to_verify")
     action_reject = action_endpoint("reject")
     action_merge = action_endpoint("merge")
     action_dispatch = action_endpoint("dispatch")
@@ -181,10 +182,13 @@ class CaseViewSet(viewsets.GenericViewSet):
     action_deny_suspension = action_endpoint("deny_suspension")
     action_resume = action_endpoint("resume")
     action_report_back = action_endpoint("report_back")
+    action_verify_pass = action_endpoint("verify_pass")
+    action_verify_fail = action_endpoint("verify_fail")
     action_inspect_pass = action_endpoint("inspect_pass")
     action_inspect_fail = action_endpoint("inspect_fail")
     action_rate = action_endpoint("rate")
     action_reopen = action_endpoint("reopen")
+    action_decline_reopen = action_endpoint("decline_reopen")
     action_remind = action_endpoint("remind")
     action_supervise = action_endpoint("supervise")
     action_add_cohandler = action_endpoint("add_cohandler")

@@ -4,6 +4,7 @@ from .case import (
     FINAL_STATUSES,
     OPEN_STATUSES,
     STAGE_OF_STATUS,
+    TIP_SOURCES,
     AttachmentKind,
     Case,
     CaseAttachment,
@@ -18,6 +19,7 @@ from .case import (
     Satisfaction,
     Source,
     Status,
+    Verification,
 )
 from .categories import (
     AttributeType,
@@ -40,6 +42,7 @@ __all__ = [
     "FINAL_STATUSES",
     "OPEN_STATUSES",
     "STAGE_OF_STATUS",
+    "TIP_SOURCES",
     "ApiClient",
     "AttachmentKind",
     "AttributeType",
@@ -71,6 +74,7 @@ __all__ = [
     "Status",
     "TimeUnit",
     "Urgency",
+    "Verification",
     "WorkingPeriod",
     "category_code",
 ]

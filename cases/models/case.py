@@ -5,6 +5,7 @@ fields. Every change goes through one service in ``cases.services`` that
 locks the row, checks the actor, applies the transition, moves the deadline
 clock, saves, records a ``CaseEvent`` and publishes after commit.
 
+    reported ─send_to_verify─▶ verifying ─verify_pass/verify_fail─▶ reported   (核实 on site)
     reported ─register─▶ registered ─dispatch─▶ dispatched ─acknowledge─▶ in_progress
     in_progress ─report_back─▶ handled ─inspect_pass─▶ closed
     reported ─report_self_handled─▶ handled        (a grid worker fixed it on site)
@@ -15,6 +16,7 @@ clock, saves, records a ``CaseEvent`` and publishes after commit.
     in_progress ─approve_suspension─▶ suspended ─resume─▶ in_progress
     handled ─inspect_fail─▶ in_progress            (rework; registered when no department)
     closed ─reopen─▶ in_progress                   (registered when it had no department)
+    closed ─rate (not satisfied)─▶ closed, reopen requested ─decline_reopen─▶ closed
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .categories import Stage, TimeUnit, Urgency
 
 class Status(models.TextChoices):
     REPORTED = "reported", _("reported")
+    VERIFYING = "verifying", _("being verified on site")
     REGISTERED = "registered", _("registered")
     REJECTED = "rejected", _("rejected")
     DISPATCHED = "dispatched", _("dispatched")
@@ -53,6 +56,7 @@ OPEN_STATUSES = tuple(s for s in Status if s not in FINAL_STATUSES)
 # The stage whose deadline runs in each status (suspended keeps handling's, paused).
 STAGE_OF_STATUS = {
     Status.REPORTED: Stage.REGISTER,
+    Status.VERIFYING: Stage.VERIFY,
     Status.REGISTERED: Stage.DISPATCH,
     Status.RETURNED: Stage.DISPATCH,
     Status.DISPATCHED: Stage.ACKNOWLEDGE,
@@ -84,6 +88,18 @@ class PendingRequest(models.TextChoices):
     NONE = "", _("none")
     EXTENSION = "extension", _("extension")
     SUSPENSION = "suspension", _("suspension")
+    REOPEN = "reopen", _("reopening (the reporter is not satisfied)")
+
+
+# The sources whose reports a grid worker verifies on site (核实) before
+# registration: what a citizen or a hotline caller says has not been seen by staff.
+TIP_SOURCES = ("citizen", "hotline")
+
+
+class Verification(models.TextChoices):
+    NONE = "", _("not verified")
+    PASSED = "passed", _("verified: the problem is there")
+    FAILED = "failed", _("not verified: not found or not as described")
 
 
 class RejectReason(models.TextChoices):
@@ -197,6 +213,14 @@ class Case(FSMModelMixin, models.Model):
     pending_extension = models.FloatField(_("extension requested (clock minutes)"), default=0)
     is_supervised = models.BooleanField(_("under supervision order"), default=False)
     self_handled = models.BooleanField(_("handled on site by the reporter"), default=False)
+    verification = models.CharField(
+        _("on-site verification (核实)"),
+        max_length=8,
+        choices=Verification.choices,
+        blank=True,
+        default="",
+        help_text=_("The outcome of the last on-site verification of a tip."),
+    )
 
     return_count = models.PositiveIntegerField(_("returns"), default=0)
     rework_count = models.PositiveIntegerField(_("reworks"), default=0)
@@ -329,11 +353,16 @@ class Case(FSMModelMixin, models.Model):
 
     has_category.reason = _("The case has no category.")
 
+    @property
+    def reopen_until(self):
+        """Until when a closed case may be reopened, and rated by its reporter."""
+        if self.closed_at is None:
+            return None
+        return self.closed_at + timezone.timedelta(days=settings.CASES_REOPEN_DAYS)
+
     def reopen_window_open(self) -> bool:
-        days = settings.CASES_REOPEN_DAYS
-        return self.closed_at is not None and timezone.now() - self.closed_at <= timezone.timedelta(
-            days=days
-        )
+        until = self.reopen_until
+        return until is not None and timezone.now() <= until
 
     reopen_window_open.reason = _("The time allowed for reopening a closed case has passed.")
 
@@ -342,6 +371,21 @@ class Case(FSMModelMixin, models.Model):
 
     not_rated.reason = _("The case has already been rated.")
 
+    def rating_window_open(self) -> bool:
+        return self.reopen_window_open()
+
+    rating_window_open.reason = _("The time allowed for rating a closed case has passed.")
+
+    def has_pending_reopen(self) -> bool:
+        return self.pending_request == PendingRequest.REOPEN
+
+    has_pending_reopen.reason = _("No one asked for this case to be reopened.")
+
+    def is_tip(self) -> bool:
+        return self.source in TIP_SOURCES
+
+    is_tip.reason = _("Only a citizen's tip or a hotline report is verified on site.")
+
     # Transitions: they only change in-memory fields. Who may take them is not
     # declared here (no ``permission=``): the case services ask cases.policy,
     # the one place that decides it, so the model never imports the policy.
@@ -349,6 +393,18 @@ class Case(FSMModelMixin, models.Model):
     @transition(field=status, source=Status.REPORTED, target=Status.REGISTERED)
     def register(self):
         pass
+
+    @transition(field=status, source=Status.REPORTED, target=Status.VERIFYING, conditions=[is_tip])
+    def send_to_verify(self):
+        self.verification = Verification.NONE
+
+    @transition(field=status, source=Status.VERIFYING, target=Status.REPORTED)
+    def verify_pass(self):
+        self.verification = Verification.PASSED
+
+    @transition(field=status, source=Status.VERIFYING, target=Status.REPORTED)
+    def verify_fail(self):
+        self.verification = Verification.FAILED
 
     @transition(field=status, source=Status.REPORTED, target=Status.REJECTED)
     def reject(self):
@@ -483,10 +539,21 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=Status.CLOSED,
         target=Status.CLOSED,
-        conditions=[not_rated],
+        conditions=[not_rated, rating_window_open],
     )
     def rate(self, *, satisfaction: str):
         self.satisfaction = satisfaction
+        if satisfaction == Satisfaction.UNSATISFIED:
+            self.pending_request = PendingRequest.REOPEN
+
+    @transition(
+        field=status,
+        source=Status.CLOSED,
+        target=Status.CLOSED,
+        conditions=[has_pending_reopen],
+    )
+    def decline_reopen(self):
+        self.pending_request = PendingRequest.NONE
 
     @transition(
         field=status,
@@ -497,6 +564,7 @@ class Case(FSMModelMixin, models.Model):
     def reopen(self):
         self.closed_at = None
         self.satisfaction = ""
+        self.pending_request = PendingRequest.NONE
         self.rework_count += 1
         return Status.IN_PROGRESS if self.department_id else Status.REGISTERED
 
@@ -594,6 +662,7 @@ class CaseEvent(models.Model):
 
 class AttachmentKind(models.TextChoices):
     REPORT = "report", _("report photo")
+    VERIFICATION = "verify", _("verification photo")
     HANDLING = "handling", _("handling photo")
     INSPECTION = "inspection", _("inspection photo")
 

@@ -32,6 +32,7 @@ class Stage(models.TextChoices):
     """The stages of the loop that each carry a deadline."""
 
     REGISTER = "register", _("registration")
+    VERIFY = "verify", _("verification on site")
     DISPATCH = "dispatch", _("dispatch")
     ACKNOWLEDGE = "acknowledge", _("acknowledgement")
     HANDLE = "handle", _("handling")

@@ -7,6 +7,7 @@ Grouped by who acts:
   extensions and suspensions, resume, add co-handlers;
 - ``department``: acknowledge, return, ask for time or a suspension, report
   back;
+- ``verification``: send a tip to be verified on site (核实), and verify it;
 - ``inspection``: inspect on site, and the reporter's rating and reopening;
 - ``oversight``: reminders and supervision orders, and notes.
 
@@ -40,9 +41,16 @@ from .department import (
     case_request_suspension,
     case_return,
 )
-from .inspection import case_inspect, case_rate, case_reopen
+from .inspection import (
+    case_decline_reopen,
+    case_inspect,
+    case_rate,
+    case_rate_by_token,
+    case_reopen,
+)
 from .oversight import case_comment, case_issue_directive
 from .reporting import _Submission, case_report
+from .verification import case_send_to_verify, case_verify
 
 __all__ = [
     "_Submission",
@@ -51,6 +59,7 @@ __all__ = [
     "case_approve_suspension",
     "case_comment",
     "case_decide_extension",
+    "case_decline_reopen",
     "case_deny_suspension",
     "case_dispatch",
     "case_escalate",
@@ -58,6 +67,7 @@ __all__ = [
     "case_issue_directive",
     "case_merge",
     "case_rate",
+    "case_rate_by_token",
     "case_register",
     "case_reject",
     "case_reopen",
@@ -67,4 +77,6 @@ __all__ = [
     "case_request_suspension",
     "case_resume",
     "case_return",
+    "case_send_to_verify",
+    "case_verify",
 ]

@@ -10,8 +10,9 @@ from django.utils.translation import gettext as _
 
 from .. import deadlines
 from ..errors import CaseInputError
-from ..models import AttachmentKind, Case, Satisfaction
-from .steps import acting, boolean, prepare_photos, settle_directives, text
+from ..models import Case, Satisfaction
+from ..policy import TipHolder
+from .steps import INSPECTION, acting, on_site_check, settle_directives, text
 
 
 def case_inspect(
@@ -25,19 +26,9 @@ def case_inspect(
 ) -> Case:
     """Inspect (核查) on site: pass closes the case; fail sends it back to the
     department for rework, saying what is still wrong."""
-    action = "inspect_pass" if boolean(passed, "passed") else "inspect_fail"
-    prepared = prepare_photos(photos, field="photos", required=False)
-    with acting(case, actor, action, expected_version) as step:
-        note = text(note, "note", required=not passed)
-        if passed:
-            step.case.inspect_pass()
-        else:
-            step.case.inspect_fail()
-        deadlines.stage_start(step.case, now=step.now)
+    with on_site_check(INSPECTION, case, actor, passed, note, photos, expected_version) as step:
         if passed:
             settle_directives(step.case, step.now)
-        step.payload = {"note": note}
-        step.photos, step.photo_kind = prepared, AttachmentKind.INSPECTION
     return step.case
 
 
@@ -49,17 +40,49 @@ def case_rate(
     comment: str = "",
     expected_version: int | None = None,
 ) -> Case:
-    """The reporter's rating of a closed case."""
+    """The reporter's rating of a closed case (回访), within the days a
+    closed case may be reopened (``CASES_REOPEN_DAYS``). "Not satisfied"
+    needs a reason in ``comment`` and asks the command centre to reopen the
+    case: the event is then ``reopen_requested`` (with the rating), and the
+    case waits with a pending reopen request until a dispatcher reopens it
+    (``case_reopen``) or declines (``case_decline_reopen``)."""
     if satisfaction not in Satisfaction.values:
         raise CaseInputError(
             _("Rate the outcome as one of: %(values)s.")
             % {"values": ", ".join(Satisfaction.values)},
             field="satisfaction",
         )
+    unsatisfied = satisfaction == Satisfaction.UNSATISFIED
     with acting(case, actor, "rate", expected_version) as step:
-        comment = text(comment, "comment", required=False)
+        comment = text(comment, "comment", required=unsatisfied)
         step.case.rate(satisfaction=satisfaction)
         step.payload = {"satisfaction": satisfaction, "comment": comment}
+        if unsatisfied:
+            step.event = "reopen_requested"
+    return step.case
+
+
+def case_rate_by_token(*, token: str, satisfaction: str, comment: str = "") -> Case:
+    """``case_rate`` by whoever holds the tip's tracking token (a citizen
+    without an account): the same rules, window and reopen request. An
+    unknown token is ``CaseNotFound``."""
+    from ..selectors import tip_by_token
+
+    tip = tip_by_token(token)
+    return case_rate(
+        case=tip.pk, actor=TipHolder(tip.pk), satisfaction=satisfaction, comment=comment
+    )
+
+
+def case_decline_reopen(
+    *, case: Case | int, actor, reason: str, expected_version: int | None = None
+) -> Case:
+    """Decline the reporter's request to reopen a closed case, saying why;
+    the case stays closed with its rating."""
+    with acting(case, actor, "decline_reopen", expected_version) as step:
+        reason = text(reason, "reason", required=True)
+        step.case.decline_reopen()
+        step.payload = {"reason": reason}
     return step.case
 
 

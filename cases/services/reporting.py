@@ -24,10 +24,20 @@ from grids.selectors import GridMatch, OutsideJurisdiction, grid_for_point
 from organisation.models import Role
 
 from .. import deadlines, limits
+from ..actions import workflow_action
 from ..attributes import clean_attributes
 from ..categories import category_gone
 from ..errors import ActionForbidden, CaseInputError, SubmissionKeyReused
-from ..models import ApiClient, AttachmentKind, Case, Category, Source, Status, Urgency
+from ..models import (
+    TIP_SOURCES,
+    ApiClient,
+    AttachmentKind,
+    Case,
+    Category,
+    Source,
+    Status,
+    Urgency,
+)
 from ..photos import PreparedPhoto
 from ..policy import scope_of
 from .steps import (
@@ -256,6 +266,22 @@ def _record_report(
             photo_kind=AttachmentKind.REPORT,
         )
     ]
+    if handling_photos is None and settings.CASES_VERIFY_TIPS and case.source in TIP_SOURCES:
+        # Verified on site before the command centre registers it: the
+        # system sends it, as a dispatcher would with case_send_to_verify.
+        case.send_to_verify()
+        deadlines.stage_start(case, now=now)
+        events.append(
+            record(
+                case,
+                actor=None,
+                role="",
+                action=workflow_action("send_to_verify").event,
+                from_status=Status.REPORTED,
+                payload={"automatic": True, "due_at": case.due_at},
+                now=now,
+            )
+        )
     if handling_photos is not None:
         case.report_self_handled()
         deadlines.stage_start(case, now=now)

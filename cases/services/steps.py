@@ -41,14 +41,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from .. import limits
+from .. import deadlines, limits
 from ..actions import workflow_action
 from ..attributes import unstorable_text
 from ..audience import audience, involved
 from ..errors import ActionForbidden, CaseConflict, CaseInputError, CaseNotFound
 from ..models import AttachmentKind, Case, CaseAttachment, CaseDirective, CaseEvent
 from ..photos import PreparedPhoto, prepare_photo
-from ..policy import role_for, visible_q
+from ..policy import TipHolder, role_for, visible_q
 from ..publishing import publish_on_commit
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Step:
         if self.recorded is None:
             self.recorded = record(
                 self.case,
-                actor=self.actor,
+                actor=account(self.actor),
                 role=self.role,
                 action=self.event,
                 from_status=self.from_status,
@@ -114,6 +114,51 @@ def acting(
         )
         yield step
         step.record()
+
+
+@dataclass(frozen=True)
+class OnSite:
+    """A check on site that passes or fails: its actions (on pass, on fail)
+    and the kind of its photos."""
+
+    on_pass: str
+    on_fail: str
+    photo_kind: str
+    photo_required_on_pass: bool = False
+
+
+VERIFICATION = OnSite("verify_pass", "verify_fail", AttachmentKind.VERIFICATION, True)
+INSPECTION = OnSite("inspect_pass", "inspect_fail", AttachmentKind.INSPECTION)
+
+
+@contextmanager
+def on_site_check(
+    check: OnSite,
+    case: Case | int,
+    actor,
+    passed: bool,
+    note: str,
+    photos: Sequence[UploadedFile] | None,
+    expected_version: int | None,
+) -> Iterator[Step]:
+    """Verification (核实) or inspection (核查) on site. A failure says why in
+    ``note``. Applies the action's transition and starts the next stage's
+    deadline; the caller may add to the step before it is recorded."""
+    action = check.on_pass if boolean(passed, "passed") else check.on_fail
+    required = passed and check.photo_required_on_pass
+    prepared = prepare_photos(photos, field="photos", required=required)
+    with acting(case, actor, action, expected_version) as step:
+        step.payload = {"note": text(note, "note", required=not passed)}
+        getattr(step.case, workflow_action(action).transition)()
+        deadlines.stage_start(step.case, now=step.now)
+        step.photos, step.photo_kind = prepared, check.photo_kind
+        yield step
+
+
+def account(actor):
+    """The user account an actor is, for the records: none for the holder
+    of a tip's tracking token."""
+    return None if isinstance(actor, TipHolder) else actor
 
 
 def pk_of(case: Case | int, *, field: str | None = None) -> int:

@@ -510,13 +510,18 @@ CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=60.0)
 # The command level that registers and dispatches a new case (4 community,
 # 3 subdistrict, 2 district, 1 city); escalation moves a case one level up.
 CASES_FIRST_COMMAND_LEVEL = env.int("CASES_FIRST_COMMAND_LEVEL", default=3)
-# A citizen (or a dispatcher) may reopen a closed case for this many days.
+# A citizen (or a dispatcher) may reopen a closed case for this many days;
+# the citizen rates the outcome (回访) within the same days.
 CASES_REOPEN_DAYS = env.int("CASES_REOPEN_DAYS", default=7)
+# Send every new citizen tip and hotline report to its grid's workers to verify
+# on site (核实) before registration. Off: the command centre sends the ones it doubts.
+CASES_VERIFY_TIPS = env.bool("CASES_VERIFY_TIPS", default=False)
 # Share of a stage's limit after which its light turns yellow.
 CASES_YELLOW_SHARE = 0.8
 # Stage limits used when no rule in the database applies: (amount, unit).
 CASES_DEFAULT_SLA = {
     "register": (1, "working_hours"),
+    "verify": (1, "working_hours"),
     "dispatch": (1, "working_hours"),
     "acknowledge": (2, "working_hours"),
     "handle": (3, "working_days"),

@@ -103,6 +103,8 @@ def test_list_rows_are_what_the_list_serializer_writes(world):
     Case.objects.filter(pk=late.pk).update(yellow_at=timezone.now() - dt.timedelta(hours=1))
     pending = case_in(world, Status.IN_PROGRESS)
     services.case_request_extension(case=pending, actor=world.handler, amount=2, reason="材料未到")
+    tip = case_in(world, Status.VERIFYING, source="citizen", reporter=None)
+    services.case_verify(case=tip, actor=world.grid_worker, passed=False, note="现场无此问题")
     queryset = Case.objects.select_related("category", "department", "grid").order_by("id")
     for language in ("en", "zh-hans"):
         with translation.override(language):
@@ -114,6 +116,7 @@ def test_list_rows_are_what_the_list_serializer_writes(world):
     assert any(row["department"] is None for row in written)
     assert any(row["closed_at"] for row in written) and any(row["is_supervised"] for row in written)
     assert any(row["pending_request"] for row in written)
+    assert any(row["verification"] == "failed" for row in written)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from tests.api.images import (
     served,
     stored_path,
 )
-from tests.cases.conftest import G1, IN_G1
+from tests.cases.conftest import G1, IN_G1, jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -265,7 +265,7 @@ def test_tips_need_no_account_and_ignore_a_session(world):
 PUBLIC_FIELDS = {
     "number", "public_status", "public_status_display", "category", "description", "address",
     "location", "department", "expected_at", "created_at", "updated_at", "closed_at", "photos",
-    "steps",
+    "steps", "rating",
 }  # fmt: skip
 
 
@@ -309,26 +309,44 @@ def test_the_status_of_a_tip_is_public_safe_as_it_moves_on(world):
     assert [s["step"] for s in body["steps"]] == ["reported"]
     assert body["steps"][0]["label"] == "Report received"
 
+    services.case_send_to_verify(case=case.pk, actor=world.dispatcher, note=f"{SECRET} 核实")
+    body = assert_public_safe(status_of(token), world)
+    assert body["public_status"] == "verifying"
+    assert body["public_status_display"] == "received, a grid worker is checking it on site"
+    assert body["expected_at"] is not None
+    services.case_verify(
+        case=case.pk, actor=world.grid_worker, passed=True, note=SECRET, photos=[jpeg()]
+    )
+    body = assert_public_safe(status_of(token), world)
+    assert body["public_status"] == "received"
+    assert [p["kind"] for p in body["photos"]] == ["report"]  # verification photos stay inside
+    assert [s["label"] for s in body["steps"]][1:] == [
+        "Sent to a grid worker to check on site",
+        "Checked on site: the problem is there",
+    ]
+
     services.case_register(case=case.pk, actor=world.dispatcher, note=f"{SECRET} registered")
     services.case_comment(case=case.pk, actor=world.dispatcher, text=f"{SECRET} call {PHONE}")
     body = assert_public_safe(status_of(token), world)
     assert body["public_status"] == "accepted"
-    assert [s["step"] for s in body["steps"]] == ["reported", "registered"]
+    assert [s["step"] for s in body["steps"]] == [
+        "reported", "verification_requested", "verified", "registered",
+    ]  # fmt: skip
 
     services.case_dispatch(case=case.pk, actor=world.dispatcher, note=f"{SECRET} to CGJ")
     body = assert_public_safe(status_of(token), world)
     assert body["public_status"] == "accepted"
     assert body["department"] == world.cgj.name
     assert body["expected_at"] is not None
-    assert [s["step"] for s in body["steps"]] == ["reported", "registered", "dispatched"]
+    assert [s["step"] for s in body["steps"]][3:] == ["registered", "dispatched"]
     assert body["steps"][-1]["label"] == "Sent to the department responsible"
 
     services.case_acknowledge(case=case.pk, actor=world.handler, reason=f"{SECRET} on it")
     services.case_request_suspension(case=case.pk, actor=world.handler, reason=SECRET)
     body = assert_public_safe(status_of(token), world)
     assert body["public_status"] == "in_progress"
-    assert [s["step"] for s in body["steps"]] == [
-        "reported", "registered", "dispatched", "acknowledged",
+    assert [s["step"] for s in body["steps"]][3:] == [
+        "registered", "dispatched", "acknowledged",
     ]  # fmt: skip
     times = [s["at"] for s in body["steps"]]
     assert times == sorted(times)

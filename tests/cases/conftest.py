@@ -127,6 +127,17 @@ def world(small_city, db) -> World:
     return World(small_city, cgj, szgs, category, u)
 
 
+def colleague_in_g1(world: World, username: str = "colleague"):
+    """A second grid worker assigned to G1 (since yesterday)."""
+    colleague = _member(UserFactory(username=username), Role.GRID_WORKER)
+    GridAssignment.objects.create(
+        user=colleague,
+        grid=world.city.grids[G1],
+        start_date=timezone.localdate() - dt.timedelta(days=1),
+    )
+    return colleague
+
+
 def fresh(user):
     """The same user without cached scope (as the next request would load it)."""
     user.__dict__.pop("_case_scope", None)
@@ -161,10 +172,12 @@ PATH = [
 
 def case_in(world: World, status: str, **report_kwargs):
     """A case carried along the main path to ``status`` (or one step aside:
-    returned, suspended, rejected)."""
+    returned, suspended, rejected; verifying, for a citizen's or hotline report)."""
     case = report(world, **report_kwargs)
     if status == Status.REPORTED:
         return case
+    if status == Status.VERIFYING:
+        return services.case_send_to_verify(case=case, actor=world.dispatcher)
     if status == Status.REJECTED:
         return services.case_reject(case=case, actor=world.dispatcher, reason="不属实")
     for target, step in PATH:

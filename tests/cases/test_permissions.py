@@ -41,13 +41,15 @@ from cases.models import (
     PendingRequest,
     RejectReason,
     Satisfaction,
+    Stage,
     Status,
+    Verification,
 )
 from cases.policy import ACTION_ROLES, ACTIONS
 from cases.selectors import case_actions, case_get, cases_visible_to
-from grids.models import GridAssignment, Level
+from grids.models import Level
 from organisation.models import Role, RoleMembership
-from tests.cases.conftest import G1, case_in, fresh, jpeg, report
+from tests.cases.conftest import case_in, colleague_in_g1, fresh, jpeg, report
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +116,26 @@ def _merged(world, stored, ctx, actor):
     assert (last.action, last.actor_id) == ("duplicate_merged", actor.pk)
     # The grid worker who reported the duplicate now follows the original.
     assert original.followers.filter(user=world.grid_worker, via=stored).exists()
+
+
+def _sent_to_verify(world, stored, ctx, actor):
+    assert (stored.stage, stored.light, stored.verification) == (Stage.VERIFY, "green", "")
+    assert stored.due_at is not None
+
+
+def _verified(world, stored, ctx, actor):
+    assert (stored.verification, stored.stage) == (Verification.PASSED, Stage.REGISTER)
+    assert stored.attachments.filter(kind="verify", uploaded_by=actor).count() == 1
+
+
+def _not_verified(world, stored, ctx, actor):
+    assert (stored.verification, stored.stage) == (Verification.FAILED, Stage.REGISTER)
+    assert stored.events.order_by("-id").first().payload == {"note": "现场未发现井盖缺失"}
+
+
+def _reopen_declined(world, stored, ctx, actor):
+    assert stored.pending_request == PendingRequest.NONE
+    assert (stored.satisfaction, stored.closed_at) == (Satisfaction.UNSATISFIED, ctx["closed_at"])
 
 
 def _dispatched(world, stored, ctx, actor):
@@ -225,6 +247,13 @@ def _with_original(world, case):
     return {"original": case_in(world, Status.REGISTERED)}
 
 
+def _with_reopen_request(world, case):
+    services.case_rate(
+        case=case, actor=world.citizen, satisfaction="unsatisfied", comment="井盖还是松的"
+    )
+    return {"closed_at": case.closed_at}
+
+
 def _with_pending_extension(world, case):
     case = services.case_request_extension(
         case=case, actor=world.handler, amount=2, reason="等待配件"
@@ -263,6 +292,9 @@ GRID = [
     Row("register", Status.REPORTED, DISPATCHERS,
         lambda w, c, a, x: S.case_register(case=c, actor=a),
         "registered", Status.REGISTERED, _registered),
+    Row("send_to_verify", Status.REPORTED, DISPATCHERS,
+        lambda w, c, a, x: S.case_send_to_verify(case=c, actor=a),
+        "verification_requested", Status.VERIFYING, _sent_to_verify, by_citizen=True),
     Row("reject", Status.REPORTED, DISPATCHERS,
         lambda w, c, a, x: S.case_reject(case=c, actor=a, reason="不属实"),
         "rejected", Status.REJECTED, _rejected),
@@ -310,6 +342,12 @@ GRID = [
         lambda w, c, a, x: S.case_report_back(
             case=c, actor=a, note="已更换井盖", photos=[jpeg()]),
         "handled", Status.HANDLED, _handled),
+    Row("verify_pass", Status.VERIFYING, frozenset({"grid_worker"}),
+        lambda w, c, a, x: S.case_verify(case=c, actor=a, passed=True, photos=[jpeg()]),
+        "verified", Status.REPORTED, _verified, by_citizen=True),
+    Row("verify_fail", Status.VERIFYING, frozenset({"grid_worker"}),
+        lambda w, c, a, x: S.case_verify(case=c, actor=a, passed=False, note="现场未发现井盖缺失"),
+        "verification_failed", Status.REPORTED, _not_verified, by_citizen=True),
     Row("inspect_pass", Status.HANDLED, DISPATCHERS | {"grid_worker"},
         lambda w, c, a, x: S.case_inspect(case=c, actor=a, passed=True),
         "closed", Status.CLOSED, _closed),
@@ -322,6 +360,10 @@ GRID = [
     Row("reopen", Status.CLOSED, DISPATCHERS | {"citizen"},
         lambda w, c, a, x: S.case_reopen(case=c, actor=a, reason="井盖又丢了"),
         "reopened", Status.IN_PROGRESS, _reopened, by_citizen=True),
+    Row("decline_reopen", Status.CLOSED, DISPATCHERS,
+        lambda w, c, a, x: S.case_decline_reopen(case=c, actor=a, reason="已按标准修复"),
+        "reopen_declined", Status.CLOSED, _reopen_declined, setup=_with_reopen_request,
+        by_citizen=True),
     Row("remind", Status.IN_PROGRESS, DISPATCHERS | {"supervisor"},
         lambda w, c, a, x: S.case_issue_directive(
             case=c, actor=a, kind="reminder", message="请尽快处置", due_at=later()),
@@ -360,6 +402,7 @@ def snapshot(case: Case) -> dict:
         "department": stored.department_id,
         "pending_request": stored.pending_request,
         "satisfaction": stored.satisfaction,
+        "verification": stored.verification,
         "is_supervised": stored.is_supervised,
         "updated_at": stored.updated_at,
         "events": CaseEvent.objects.count(),
@@ -551,14 +594,7 @@ def test_a_self_handled_case_is_inspected_by_a_dispatcher(world):
 
 def test_a_self_handled_case_is_inspected_by_another_worker_of_the_grid(world):
     case = self_handled_case(world)
-    colleague = UserFactory(username="colleague")
-    RoleMembership.objects.create(user=colleague, role=Role.GRID_WORKER)
-    GridAssignment.objects.create(
-        user=colleague,
-        grid=world.city.grids[G1],
-        start_date=timezone.localdate() - dt.timedelta(days=1),
-    )
-    colleague = fresh(colleague)
+    colleague = fresh(colleague_in_g1(world))
     assert "inspect_fail" in case_actions(colleague, case)
     services.case_inspect(case=case, actor=colleague, passed=False, note="未清理干净")
     stored = Case.objects.get(pk=case.pk)

@@ -166,6 +166,7 @@ def test_a_new_stage_is_green_again_and_can_turn_red_again(world, now):
 def test_the_policy_is_loaded_by_migration():
     assert dict(OverduePolicy.objects.values_list("stage", "on_red")) == {
         Stage.REGISTER: OverdueAction.ESCALATE,
+        Stage.VERIFY: OverdueAction.NONE,
         Stage.DISPATCH: OverdueAction.ESCALATE,
         Stage.ACKNOWLEDGE: OverdueAction.SUPERVISE,
         Stage.HANDLE: OverdueAction.SUPERVISE,

@@ -103,7 +103,7 @@ def test_demo_cases_are_filed_once_and_then_the_city_cannot_be_reset():
     call_command("seed_demo_city", "--cases", stdout=StringIO())
     statuses = set(Case.objects.values_list("status", flat=True))
     assert statuses == {
-        "reported", "registered", "dispatched", "returned", "in_progress",
+        "reported", "verifying", "registered", "dispatched", "returned", "in_progress",
         "suspended", "handled", "closed", "rejected",
     }  # fmt: skip
     cases, events = Case.objects.count(), CaseEvent.objects.count()

@@ -184,6 +184,8 @@ def test_every_kind_renders_in_both_languages(world, language, django_capture_on
         user=district_dispatcher, role=Role.DISPATCHER, area=world.city.district
     )
     case = tip(world, reporter=world.citizen)
+    services.case_send_to_verify(case=case, actor=world.dispatcher)
+    services.case_verify(case=case, actor=world.grid_worker, passed=True, photos=[jpeg()])
     services.case_register(case=case, actor=world.dispatcher)
     services.case_dispatch(case=case, actor=world.dispatcher)
     services.case_return(case=case, actor=world.handler, reason="不属于本部门")
@@ -201,6 +203,9 @@ def test_every_kind_renders_in_both_languages(world, language, django_capture_on
     services.case_inspect(case=case, actor=world.grid_worker, passed=False, note="没修好")
     services.case_report_back(case=case, actor=world.handler, note="好了", photos=[jpeg()])
     services.case_inspect(case=case, actor=world.grid_worker, passed=True)
+    services.case_rate(
+        case=case, actor=world.citizen, satisfaction="unsatisfied", comment="井盖还是松的"
+    )
     other = case_in(world, Status.REGISTERED)
     services.case_escalate(case=other, actor=world.dispatcher, reason="跨区")
     now = timezone.now()

@@ -100,7 +100,8 @@ def test_a_tip_is_published_once_registered_not_before(client, world, fmt):
 @pytest.mark.parametrize("status", list(Status))
 def test_each_status_is_published_by_default_except_reported_and_rejected(client, world, status):
     case = case_in(world, status, reporter=None, source=Source.CITIZEN)
-    published = status not in (Status.REPORTED, Status.REJECTED)
+    # A tip being verified on site is still a report: not yet taken up.
+    published = status not in (Status.REPORTED, Status.VERIFYING, Status.REJECTED)
 
     assert (case.number in listed(client)) is published
     assert (one(client, case) is not None) is published
@@ -208,6 +209,10 @@ def test_a_policy_with_a_typo_is_refused(settings, changes):
 
 def test_the_default_policy_is_the_documented_one(settings):
     policy = publication()
-    assert set(policy.statuses) == set(Status.values) - {Status.REPORTED, Status.REJECTED}
+    assert set(policy.statuses) == set(Status.values) - {
+        Status.REPORTED,
+        Status.VERIFYING,
+        Status.REJECTED,
+    }
     assert policy.exact_sources == {Source.CITIZEN}
     assert policy.decimals == 3
