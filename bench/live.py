@@ -36,8 +36,9 @@ run's own: see bench/_live_settings.py). Then, for each ``--clients`` count
    themselves and the server stays), and every client reconnects at once,
    each after a random wait of up to ``--storm-jitter`` seconds (the first
    backoff of static/governance/live.js, full jitter; 0: all at the same
-   instant), subscribes again and resyncs with ``GET
-   /api/v1/events/?since=N`` (N: the last event id before the drop).
+   instant), subscribes again and resyncs: a ``resync`` message since N
+   (N: the last event id before the drop) over the socket, then ``GET
+   /api/v1/events/?since=M`` only while the answer says ``has_more``.
    Printed: the time from the reconnect signal to the last client
    resynced, to the last one subscribed, and the failures. ``--no-drive``
    stops after the storms.
@@ -516,15 +517,18 @@ class Sampler(threading.Thread):
     the machine's and the server's RSS. A process that ends between two
     samples keeps the CPU of its last sample."""
 
-    def __init__(self, ours: dict[str, set[int]], server_pid: int):
+    def __init__(self, ours: dict[str, set[int]], server_pid: int, http_pids=None):
         super().__init__(daemon=True)
         self.ours = ours
+        self.http_pids = http_pids  # a callable: the HTTP server's processes now
         self.server_pid = server_pid
         self.samples: list[tuple[float, dict[int, tuple[str, float]], tuple[float, float]]] = []
         self.stopping = threading.Event()
         self.seen: dict[int, tuple[str, float]] = {}
 
     def sample(self) -> None:
+        if self.http_pids is not None:
+            self.ours["http"] |= self.http_pids()
         current = process_cpu(self.ours)
         self.seen.update(current)
         self.samples.append((time.time(), dict(self.seen), machine_cpu()))
@@ -646,12 +650,13 @@ class Server:
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
 
-    def children(self) -> set[int]:
-        """The server's child processes (uvicorn has none since it serves
-        only the WebSocket; the figure stays for older layouts)."""
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+    def http_pids(self) -> set[int]:
+        """gunicorn's master and its workers now (they are replaced after
+        GUNICORN_MAX_REQUESTS requests: a storm's resyncs are thousands)."""
+        master = self.http.proc.pid if self.http.proc else 0
+        path = Path(f"/proc/{master}/task/{master}/children")
         with contextlib.suppress(OSError):
-            return {int(pid) for pid in path.read_text().split()}
+            return {master, *(int(pid) for pid in path.read_text().split())}
         return set()
 
     def memory(self) -> dict[str, int]:
@@ -851,7 +856,6 @@ def run_storm(
         server.stop()
         restart = server.start(env)
         ours["server"].add(server.pid)
-        ours["http"].update(server.children())
     answers = tell(loads, f"storm {since} {ARGS.storm_jitter:g}", 300)
     began = min(a["began"] for a in answers)
     done = max(a["done"] for a in answers)
@@ -867,6 +871,7 @@ def run_storm(
         "failure_samples": [s for a in answers for s in a["failure_samples"]][:5],
         "attempts": sum(a["attempts"] for a in answers),
         "events": sum(a["events"] for a in answers),
+        "http_pages": sum(a.get("http_pages", 0) for a in answers),
         "ready_seconds": max(a["ready"] for a in answers) - began,
         "seconds": done - began,
         "ready_p95": max(a["ready_latency"].get("p95", 0) for a in answers),
@@ -883,7 +888,8 @@ def print_storm(number: int, n: int, storm: dict) -> None:
         f"{storm['seconds']:.1f} s (all subscribed at {storm['ready_seconds']:.1f} s; "
         f"{storm['failed']} failed; {storm['attempts']:,} connection attempts; per client p95 "
         f"subscribed {storm['ready_p95'] * 1000:,.0f} ms, resync {storm['resync_p95'] * 1000:,.0f}"
-        f" ms; {storm['events']:,} events resynced since id {storm['since']}); jitter "
+        f" ms; {storm['events']:,} events resynced since id {storm['since']}, "
+        f"{storm['http_pages']:,} pages of them over HTTP); jitter "
         f"{ARGS.storm_jitter:g} s",
         flush=True,
     )
@@ -984,8 +990,8 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             flush=True,
         )
         ours = {"server": {server.pid}, "bench": {os.getpid()}, "load": set(), "driver": set()}
-        ours["http"] = server.children()
-        sampler = Sampler(ours, server.pid)
+        ours["http"] = server.http_pids()
+        sampler = Sampler(ours, server.pid, server.http_pids)
         sampler.sample()
         sampler.start()
 

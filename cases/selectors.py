@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from .errors import CaseNotFound
-from .models import OPEN_STATUSES, Case, CaseDirective
+from .models import OPEN_STATUSES, Case, CaseDirective, CaseEvent
 from .policy import ACTIONS, TRANSITION_OF_ACTION, full_view_q, role_for, scope_of, visible_q
+from .publishing import event_message
 
 
 def cases_visible_to(user) -> QuerySet[Case]:
@@ -192,3 +193,24 @@ def public_timeline(case: Case) -> list[dict]:
         {"step": action, "label": str(_PUBLIC_STEPS[action]), "at": at}
         for action, at in events.values_list("action", "created_at")
     ]
+
+
+# Events in one page of a resync, by default (the API) and over a live connection.
+EVENT_PAGE = 200
+
+
+def events_since(*, since: int, groups: list[str] | None, limit: int) -> dict:
+    """One page of the case events after ``since`` whose audience shares a
+    group with ``groups`` (None: every event, for an admin), oldest first, as
+    pushed (``publishing.event_message``, the case as it is now): the page of
+    ``GET /api/v1/events/`` and of a live connection's ``resync``."""
+    events = CaseEvent.objects.filter(id__gt=since).select_related("case").order_by("id")
+    if groups is not None:
+        events = events.filter(audience__overlap=groups)
+    rows = list(events[: limit + 1])
+    page = rows[:limit]
+    return {
+        "events": [event_message(event) for event in page],
+        "last_id": page[-1].id if page else since,
+        "has_more": len(rows) > limit,
+    }
