@@ -49,7 +49,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import audience, policy, selectors
-from cases.models import CaseEvent
 
 from . import auth, live
 from .pool import in_pool
@@ -77,7 +76,7 @@ def _opened(user) -> tuple[int, policy.Scope]:
     """The last event id for the welcome, and the user's scope read afresh."""
     policy.forget_scope(user)
     scope = policy.scope_of(user)
-    return CaseEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0, scope
+    return selectors.latest_event_id(), scope
 
 
 @in_pool
