@@ -9,6 +9,11 @@ these threads instead, side by side: ``in_pool`` wraps a function for that.
 Each thread keeps its own database connection (``CONN_MAX_AGE``), so a
 uvicorn process holds at most ``THREADS`` of them for this, beside its own.
 
+A call is handed to a thread as it is, with none of asgiref's
+``sync_to_async`` around it (copying the caller's context variables there
+and back, a shielded future): those calls read no context variable, and in
+a storm that machinery cost the event loop more than the call itself.
+
 Django checks a kept connection (``CONN_HEALTH_CHECKS``: a ``SELECT 1``)
 before the first query of each call. In a storm these calls come back to
 back, and that check was a round trip in every call: a connection that
@@ -20,12 +25,13 @@ query errs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import SyncToAsync
 from django.db import close_old_connections, connections
 
 THREADS = 4
@@ -34,26 +40,33 @@ _executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="live-db"
 _last_call = threading.local()  # when this thread's last call ended (time.monotonic())
 
 
-class _PoolCall(SyncToAsync):
-    def thread_handler(self, loop, *args, **kwargs):
+def _run(function, args, kwargs):
+    """``function`` on a pool thread, with stale database connections closed
+    around it, as Channels' ``database_sync_to_async`` does (without the
+    health check of a connection used a moment ago)."""
+    close_old_connections()
+    if time.monotonic() - getattr(_last_call, "ended", float("-inf")) < TRUSTED_FOR:
+        for connection in connections.all(initialized_only=True):
+            if connection.connection is not None:
+                connection.health_check_done = True
+    try:
+        return function(*args, **kwargs)
+    finally:
         close_old_connections()
-        if time.monotonic() - getattr(_last_call, "ended", float("-inf")) < TRUSTED_FOR:
-            for connection in connections.all(initialized_only=True):
-                if connection.connection is not None:
-                    connection.health_check_done = True
-        try:
-            return super().thread_handler(loop, *args, **kwargs)
-        finally:
-            close_old_connections()
-            _last_call.ended = time.monotonic()
+        _last_call.ended = time.monotonic()
 
 
 def in_pool(function):
-    """``function`` awaitable from the event loop, run on a pool thread with
-    stale database connections closed around it, as Channels'
-    ``database_sync_to_async`` does (without the health check of a
-    connection used a moment ago: see the module's docstring)."""
-    return _PoolCall(function, thread_sensitive=False, executor=_executor)
+    """``function`` awaitable from the event loop, run on a pool thread."""
+
+    @functools.wraps(function)
+    async def call(*args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            _executor, functools.partial(_run, function, args, kwargs)
+        )
+
+    return call
 
 
 def close_connections(timeout: float = 5.0) -> None:
