@@ -188,8 +188,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--ws",
         type=str_list,
-        default=["websockets"],
-        help="uvicorn --ws implementations, e.g. websockets,websockets-sansio",
+        default=["websockets-sansio"],
+        help="uvicorn --ws implementations, e.g. websockets,websockets-sansio (as bin/run: "
+        "websockets-sansio)",
     )
     parser.add_argument(
         "--deflate",
