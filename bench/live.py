@@ -39,6 +39,8 @@ run's own: see bench/_live_settings.py). Then, for each ``--clients`` count
    instant), subscribes again and resyncs: a ``resync`` message since N
    (N: the last event id before the drop) over the socket, then ``GET
    /api/v1/events/?since=M`` only while the answer says ``has_more``.
+   While they are away, ``--storm-reports`` cases are reported in their
+   grids (hotline calls), so that many of them have events to resync.
    Printed: the time from the reconnect signal to the last client
    resynced, to the last one subscribed, and the failures. ``--no-drive``
    stops after the storms.
@@ -211,6 +213,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--storms", type=int, default=3, help="reconnection storms (0: none)")
     jitter = "seconds over which a storm's clients spread their first reconnect (0: at once)"
     parser.add_argument("--storm-jitter", type=float, default=1.0, help=jitter)
+    parser.add_argument(
+        "--storm-reports",
+        type=int,
+        default=20,
+        help="cases reported in the clients' grids while they are away, for them to resync",
+    )
     for flag, text in (
         ("--storm-restart", "restart uvicorn for a storm (as a deploy), or let clients hang up"),
         ("--drive", "drive transitions after the storms (--no-drive: connect and storms only)"),
@@ -247,7 +255,7 @@ def parse_args() -> argparse.Namespace:
     if smoke_mode():  # explicit options still win
         parser.set_defaults(
             clients=[10], rate=4.0, warmup=1.0, duration=2.0, grace=1.0, drain=10.0,
-            driver_processes=1, driver_threads=2, in_flight=2, probe=5,
+            driver_processes=1, driver_threads=2, in_flight=2, probe=5, storm_reports=3,
         )  # fmt: skip
     args = parser.parse_args()
     if any(d not in ("on", "off") for d in args.deflate):
@@ -266,8 +274,9 @@ from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from cases import services  # noqa: E402
 from cases.audience import standing_groups  # noqa: E402
-from cases.models import Case, CaseEvent, Category  # noqa: E402
+from cases.models import Case, CaseEvent, Category, Source  # noqa: E402
 from demo.city import CITY  # noqa: E402
 from governance.forwarded import uvicorn_args  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
@@ -846,12 +855,44 @@ def tell(loads: list[LoadProcess], command: str, timeout: float) -> list[dict]:
     return [load.next_json(timeout) for load in loads]
 
 
+def report_while_away(clients: list[Client], count: int) -> int:
+    """``count`` hotline calls reported by the city dispatcher at points in
+    the clients' grids: each event reaches the grid's worker and the
+    dispatchers above it, who then have something to resync."""
+    if count <= 0:
+        return 0
+    dispatcher_id, _handlers, categories = actors()
+    dispatcher = User.objects.get(pk=dispatcher_id)
+    rng = random.Random()
+    boxes = grid_boxes(clients)
+    for _ in range(count):
+        _grid, _worker, x0, y0, x1, y1 = rng.choice(boxes)
+        services.case_report(
+            reporter=dispatcher,
+            source=Source.HOTLINE,
+            description="Benchmark: reported while the live clients were away.",
+            lng=rng.uniform(x0, x1),
+            lat=rng.uniform(y0, y1),
+            category=Category.objects.get(pk=rng.choice(categories)),
+            reporter_name="Bench Caller",
+            reporter_phone="13800000000",
+        )
+    connection.close()
+    return count
+
+
 def run_storm(
-    server: Server, loads: list[LoadProcess], env: dict, ours: dict, sampler: Sampler
+    server: Server,
+    loads: list[LoadProcess],
+    env: dict,
+    ours: dict,
+    sampler: Sampler,
+    clients: list[Client],
 ) -> dict:
     """Every client drops and reconnects at once (see the module's docstring)."""
     since = latest_event_id()
     tell(loads, "drop" if ARGS.storm_restart else "drop close", 60)
+    reported = report_while_away(clients, ARGS.storm_reports)
     restart = 0.0
     if ARGS.storm_restart:
         server.stop()
@@ -867,6 +908,7 @@ def run_storm(
         "machine_busy": busy / max(total, 1e-9),
         "restart": restart,
         "since": since,
+        "reported": reported,
         "back": sum(a["storm"] for a in answers),
         "failed": sum(a["failed"] for a in answers),
         "failure_samples": [s for a in answers for s in a["failure_samples"]][:5],
@@ -890,7 +932,8 @@ def print_storm(number: int, n: int, storm: dict) -> None:
         f"{storm['failed']} failed; {storm['attempts']:,} connection attempts; per client p95 "
         f"subscribed {storm['ready_p95'] * 1000:,.0f} ms, resync {storm['resync_p95'] * 1000:,.0f}"
         f" ms; {storm['events']:,} events resynced since id {storm['since']}, "
-        f"{storm['http_pages']:,} pages of them over HTTP); jitter "
+        f"{storm['http_pages']:,} pages of them over HTTP; {storm['reported']} cases reported "
+        f"while away); jitter "
         f"{ARGS.storm_jitter:g} s",
         flush=True,
     )
@@ -1015,7 +1058,7 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             print(f"    failure: {sample}", flush=True)
         storms = []
         for number in range(1, ARGS.storms + 1):
-            storms.append(run_storm(server, loads, env, ours, sampler))
+            storms.append(run_storm(server, loads, env, ours, sampler, clients))
             print_storm(number, n, storms[-1])
         if not ARGS.drive:
             return Phase.storms_only(config, n, connect, storms)
