@@ -26,9 +26,11 @@ then reconnects every client at once, each after a random wait of up to
 JITTER seconds (the first backoff of static/governance/live.js, full
 jitter), as a client does when its socket closes: connect (retrying with
 exponential backoff and full jitter when refused), ``welcome``, subscribe
-again, then resync with ``GET /api/v1/events/?since=SINCE`` (pages while
-``has_more``). The process answers ``{"storm": ...}`` once every client is
-resynced or has failed, with the time from the command to the last one.
+again, then resync: ``{"type": "resync", "since": SINCE}`` over the socket
+(one page), and the pages after it, if any, with ``GET
+/api/v1/events/?since=N`` (while ``has_more``). The process answers
+``{"storm": ...}`` once every client is resynced or has failed, with the
+time from the command to the last one and how many clients needed HTTP.
 
 For every ``case.event`` a client keeps the event id and ``time.time()`` when
 the frame was read; other message types are counted by type. A connection
@@ -183,7 +185,6 @@ class Client:
                 ceiling = min(RETRY_MAX, ceiling * 2)
         storm["ready"] = time.time()
         self.dropping = False
-        self.listener = asyncio.create_task(self._listen(stopping))
         try:
             storm["events"] = await asyncio.wait_for(
                 self._resync(since), max(0.1, deadline - time.time())
@@ -191,12 +192,25 @@ class Client:
         except Exception as exc:
             storm["failure"] = f"resync: {type(exc).__name__}: {exc}"
             return
+        finally:
+            self.listener = asyncio.create_task(self._listen(stopping))
         storm["resynced"] = time.time()
 
     async def _resync(self, since: int) -> int:
-        """GET /api/v1/events/?since=N, page after page; the events read."""
-        count = 0
+        """The first page over the socket, the next ones (if any) with GET
+        /api/v1/events/?since=N; the events read."""
+        ws = self.ws
+        await ws.send(json.dumps({"type": "resync", "since": since}))
         while True:
+            text = await ws.recv()
+            page = json.loads(text)
+            if page.get("type") == "resync":
+                break
+            self._receive(text, time.time(), page)
+        count = len(page["events"])
+        since = page["last_id"]
+        while page["has_more"]:
+            self.storm["http"] = self.storm.get("http", 0) + 1
             page = await get_json(
                 self.spec["host"],
                 self.spec.get("http_port", self.spec["port"]),
@@ -205,8 +219,7 @@ class Client:
             )
             count += len(page["events"])
             since = page["last_id"]
-            if not page["has_more"]:
-                return count
+        return count
 
     async def _handshake(self) -> None:
         ws = self.ws
@@ -318,6 +331,7 @@ async def storm(clients: list, command: list[str], gate, stopping) -> dict:
         "done": max((s["resynced"] for s in ok), default=began),
         "attempts": sum(c.storm["attempts"] for c in clients),
         "events": sum(s["events"] for s in ok),
+        "http_pages": sum(s.get("http", 0) for s in ok),
         "ready_latency": spread([s["ready"] - s["began"] for s in ok]),
         "resync_latency": spread([s["resynced"] - s["ready"] for s in ok]),
     }

@@ -36,8 +36,11 @@ run's own: see bench/_live_settings.py). Then, for each ``--clients`` count
    themselves and the server stays), and every client reconnects at once,
    each after a random wait of up to ``--storm-jitter`` seconds (the first
    backoff of static/governance/live.js, full jitter; 0: all at the same
-   instant), subscribes again and resyncs with ``GET
-   /api/v1/events/?since=N`` (N: the last event id before the drop).
+   instant), subscribes again and resyncs: a ``resync`` message since N
+   (N: the last event id before the drop) over the socket, then ``GET
+   /api/v1/events/?since=M`` only while the answer says ``has_more``.
+   While they are away, ``--storm-reports`` cases are reported in their
+   grids (hotline calls), so that many of them have events to resync.
    Printed: the time from the reconnect signal to the last client
    resynced, to the last one subscribed, and the failures. ``--no-drive``
    stops after the storms.
@@ -187,8 +190,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--ws",
         type=str_list,
-        default=["websockets"],
-        help="uvicorn --ws implementations, e.g. websockets,websockets-sansio",
+        default=["websockets-sansio"],
+        help="uvicorn --ws implementations, e.g. websockets,websockets-sansio (as bin/run: "
+        "websockets-sansio)",
     )
     parser.add_argument(
         "--deflate",
@@ -209,6 +213,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--storms", type=int, default=3, help="reconnection storms (0: none)")
     jitter = "seconds over which a storm's clients spread their first reconnect (0: at once)"
     parser.add_argument("--storm-jitter", type=float, default=1.0, help=jitter)
+    parser.add_argument(
+        "--storm-reports",
+        type=int,
+        default=20,
+        help="cases reported in the clients' grids while they are away, for them to resync",
+    )
     for flag, text in (
         ("--storm-restart", "restart uvicorn for a storm (as a deploy), or let clients hang up"),
         ("--drive", "drive transitions after the storms (--no-drive: connect and storms only)"),
@@ -245,7 +255,7 @@ def parse_args() -> argparse.Namespace:
     if smoke_mode():  # explicit options still win
         parser.set_defaults(
             clients=[10], rate=4.0, warmup=1.0, duration=2.0, grace=1.0, drain=10.0,
-            driver_processes=1, driver_threads=2, in_flight=2, probe=5,
+            driver_processes=1, driver_threads=2, in_flight=2, probe=5, storm_reports=3,
         )  # fmt: skip
     args = parser.parse_args()
     if any(d not in ("on", "off") for d in args.deflate):
@@ -264,8 +274,9 @@ from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from cases import services  # noqa: E402
 from cases.audience import standing_groups  # noqa: E402
-from cases.models import Case, CaseEvent, Category  # noqa: E402
+from cases.models import Case, CaseEvent, Category, Source  # noqa: E402
 from demo.city import CITY  # noqa: E402
 from governance.forwarded import uvicorn_args  # noqa: E402
 from grids.models import Area, GridAssignment, Level  # noqa: E402
@@ -516,15 +527,18 @@ class Sampler(threading.Thread):
     the machine's and the server's RSS. A process that ends between two
     samples keeps the CPU of its last sample."""
 
-    def __init__(self, ours: dict[str, set[int]], server_pid: int):
+    def __init__(self, ours: dict[str, set[int]], server_pid: int, http_pids=None):
         super().__init__(daemon=True)
         self.ours = ours
+        self.http_pids = http_pids  # a callable: the HTTP server's processes now
         self.server_pid = server_pid
         self.samples: list[tuple[float, dict[int, tuple[str, float]], tuple[float, float]]] = []
         self.stopping = threading.Event()
         self.seen: dict[int, tuple[str, float]] = {}
 
     def sample(self) -> None:
+        if self.http_pids is not None:
+            self.ours["http"] |= self.http_pids()
         current = process_cpu(self.ours)
         self.seen.update(current)
         self.samples.append((time.time(), dict(self.seen), machine_cpu()))
@@ -646,12 +660,13 @@ class Server:
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
 
-    def children(self) -> set[int]:
-        """The server's child processes (uvicorn has none since it serves
-        only the WebSocket; the figure stays for older layouts)."""
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+    def http_pids(self) -> set[int]:
+        """gunicorn's master and its workers now (they are replaced after
+        GUNICORN_MAX_REQUESTS requests: a storm's resyncs are thousands)."""
+        master = self.http.proc.pid if self.http.proc else 0
+        path = Path(f"/proc/{master}/task/{master}/children")
         with contextlib.suppress(OSError):
-            return {int(pid) for pid in path.read_text().split()}
+            return {master, *(int(pid) for pid in path.read_text().split())}
         return set()
 
     def memory(self) -> dict[str, int]:
@@ -840,18 +855,49 @@ def tell(loads: list[LoadProcess], command: str, timeout: float) -> list[dict]:
     return [load.next_json(timeout) for load in loads]
 
 
+def report_while_away(clients: list[Client], count: int) -> int:
+    """``count`` hotline calls reported by the city dispatcher at points in
+    the clients' grids: each event reaches the grid's worker and the
+    dispatchers above it, who then have something to resync."""
+    if count <= 0:
+        return 0
+    dispatcher_id, _handlers, categories = actors()
+    dispatcher = User.objects.get(pk=dispatcher_id)
+    rng = random.Random()
+    boxes = grid_boxes(clients)
+    for _ in range(count):
+        _grid, _worker, x0, y0, x1, y1 = rng.choice(boxes)
+        services.case_report(
+            reporter=dispatcher,
+            source=Source.HOTLINE,
+            description="Benchmark: reported while the live clients were away.",
+            lng=rng.uniform(x0, x1),
+            lat=rng.uniform(y0, y1),
+            category=Category.objects.get(pk=rng.choice(categories)),
+            reporter_name="Bench Caller",
+            reporter_phone="13800000000",
+        )
+    connection.close()
+    return count
+
+
 def run_storm(
-    server: Server, loads: list[LoadProcess], env: dict, ours: dict, sampler: Sampler
+    server: Server,
+    loads: list[LoadProcess],
+    env: dict,
+    ours: dict,
+    sampler: Sampler,
+    clients: list[Client],
 ) -> dict:
     """Every client drops and reconnects at once (see the module's docstring)."""
     since = latest_event_id()
     tell(loads, "drop" if ARGS.storm_restart else "drop close", 60)
+    reported = report_while_away(clients, ARGS.storm_reports)
     restart = 0.0
     if ARGS.storm_restart:
         server.stop()
         restart = server.start(env)
         ours["server"].add(server.pid)
-        ours["http"].update(server.children())
     answers = tell(loads, f"storm {since} {ARGS.storm_jitter:g}", 300)
     began = min(a["began"] for a in answers)
     done = max(a["done"] for a in answers)
@@ -862,11 +908,13 @@ def run_storm(
         "machine_busy": busy / max(total, 1e-9),
         "restart": restart,
         "since": since,
+        "reported": reported,
         "back": sum(a["storm"] for a in answers),
         "failed": sum(a["failed"] for a in answers),
         "failure_samples": [s for a in answers for s in a["failure_samples"]][:5],
         "attempts": sum(a["attempts"] for a in answers),
         "events": sum(a["events"] for a in answers),
+        "http_pages": sum(a.get("http_pages", 0) for a in answers),
         "ready_seconds": max(a["ready"] for a in answers) - began,
         "seconds": done - began,
         "ready_p95": max(a["ready_latency"].get("p95", 0) for a in answers),
@@ -883,7 +931,9 @@ def print_storm(number: int, n: int, storm: dict) -> None:
         f"{storm['seconds']:.1f} s (all subscribed at {storm['ready_seconds']:.1f} s; "
         f"{storm['failed']} failed; {storm['attempts']:,} connection attempts; per client p95 "
         f"subscribed {storm['ready_p95'] * 1000:,.0f} ms, resync {storm['resync_p95'] * 1000:,.0f}"
-        f" ms; {storm['events']:,} events resynced since id {storm['since']}); jitter "
+        f" ms; {storm['events']:,} events resynced since id {storm['since']}, "
+        f"{storm['http_pages']:,} pages of them over HTTP; {storm['reported']} cases reported "
+        f"while away); jitter "
         f"{ARGS.storm_jitter:g} s",
         flush=True,
     )
@@ -984,8 +1034,8 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             flush=True,
         )
         ours = {"server": {server.pid}, "bench": {os.getpid()}, "load": set(), "driver": set()}
-        ours["http"] = server.children()
-        sampler = Sampler(ours, server.pid)
+        ours["http"] = server.http_pids()
+        sampler = Sampler(ours, server.pid, server.http_pids)
         sampler.sample()
         sampler.start()
 
@@ -1008,7 +1058,7 @@ def run_phase(ws: str, deflate: bool, clients: list[Client]) -> Phase:
             print(f"    failure: {sample}", flush=True)
         storms = []
         for number in range(1, ARGS.storms + 1):
-            storms.append(run_storm(server, loads, env, ours, sampler))
+            storms.append(run_storm(server, loads, env, ours, sampler, clients))
             print_storm(number, n, storms[-1])
         if not ARGS.drive:
             return Phase.storms_only(config, n, connect, storms)

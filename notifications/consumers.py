@@ -48,8 +48,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases import audience, policy
-from cases.models import CaseEvent
+from cases import audience, policy, selectors
 
 from . import auth, live
 from .pool import in_pool
@@ -77,7 +76,7 @@ def _opened(user) -> tuple[int, policy.Scope]:
     """The last event id for the welcome, and the user's scope read afresh."""
     policy.forget_scope(user)
     scope = policy.scope_of(user)
-    return CaseEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0, scope
+    return selectors.latest_event_id(), scope
 
 
 @in_pool
@@ -92,6 +91,12 @@ def _rechecked(user, groups: list[str]) -> tuple[policy.Scope, list[str]]:
     policy.forget_scope(user)
     scope = policy.scope_of(user)
     return scope, [group for group in groups if not audience.may_join(user, group)]
+
+
+@in_pool
+def _events_since(groups: list[str], since: int) -> dict:
+    """The first page of events after ``since`` for ``groups`` (a ``resync``)."""
+    return selectors.events_since(since=since, groups=groups, limit=selectors.EVENT_PAGE)
 
 
 def _next_midnight() -> float:
@@ -177,6 +182,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         kind = message.get("type")
         if kind == "ping":
             await self._send(type="pong")
+        elif kind == "resync":
+            await self._resync(message.get("since"))
         elif kind in ("subscribe", "unsubscribe"):
             group = message.get("group")
             if not isinstance(group, str) or audience.parse_group(group) is None:
@@ -212,6 +219,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         await self._join(group)
         await self._send(type="subscribed", group=group)
+
+    async def _resync(self, since):
+        """What the client missed since event ``since``, for the groups this
+        connection follows now: one page, as ``GET /api/v1/events/`` gives it.
+        Asked once the subscriptions are answered, it covers every event the
+        pushes may have missed; a client that missed nothing is answered with
+        no events and needs no HTTP request."""
+        if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < 2**63:
+            await self._error("bad_message", _("Give since as a whole number of at least 0."))
+            return
+        page = await _events_since(sorted(self.joined), since)
+        await self._send(type="resync", since=since, **page)
 
     async def _unsubscribe(self, group: str):
         # The user's own group stays: notifications arrive there.

@@ -17,10 +17,9 @@ from rest_framework.views import APIView
 from core.api_query import valid_query
 
 from .. import audience
-from ..models import CaseEvent
-from ..publishing import event_message
+from ..selectors import EVENT_PAGE, events_since
 
-DEFAULT_LIMIT = 200
+DEFAULT_LIMIT = EVENT_PAGE
 MAX_LIMIT = 1000
 MAX_GROUPS = 200
 
@@ -94,16 +93,4 @@ class EventList(APIView):
                 )
         else:
             groups = audience.standing_groups(request.user)
-        since, limit = query["since"], query["limit"]
-        events = CaseEvent.objects.filter(id__gt=since).select_related("case").order_by("id")
-        if groups is not None:
-            events = events.filter(audience__overlap=groups)
-        rows = list(events[: limit + 1])
-        page = rows[:limit]
-        return Response(
-            {
-                "events": [event_message(event) for event in page],
-                "last_id": page[-1].id if page else since,
-                "has_more": len(rows) > limit,
-            }
-        )
+        return Response(events_since(since=query["since"], groups=groups, limit=query["limit"]))

@@ -9,7 +9,10 @@
  *    list API. The list is read after that id was issued, so it is at least
  *    as new as the cursor, and the resync that follows replays everything
  *    committed since; the case version makes replaying harmless.
- * 3. Resync: events since the cursor for the page's groups, while has_more.
+ * 3. Resync: the first page over the socket ("resync" since the cursor, for
+ *    every group the connection joined: a page back from a reconnection storm
+ *    that missed nothing makes no HTTP request), then events since the
+ *    cursor for the page's groups over HTTP while has_more.
  *    The cursor moves only here (ids have gaps; a gap is not a loss).
  * 4. Pushed case events are applied at once, skipping ids applied already.
  * 5. On close (not 4401 or 4403) reconnect with backoff (1 s doubling to 30 s,
@@ -70,6 +73,7 @@
   let leaving = false;
   let resyncRun = null;
   let resyncAgain = false;
+  let socketResync = null; // the resync asked over the socket: { resolve, reject }
 
   // --- Connection indicator --------------------------------------------------
 
@@ -487,15 +491,7 @@
           const page = await api(
             `${config.urls.events}?${query({ since: live.cursor, limit: EVENT_PAGE, group: followed })}`,
           );
-          for (const event of page.events) {
-            applyEvent(event, false);
-          }
-          live.cursor = page.last_id;
-          for (const id of live.applied) {
-            if (id <= live.cursor) {
-              live.applied.delete(id);
-            }
-          }
+          applyPage(page);
           more = page.has_more;
         }
       } while (resyncAgain);
@@ -503,6 +499,31 @@
       resyncRun = null;
     });
     return resyncRun;
+  }
+
+  function applyPage(page) {
+    for (const event of page.events) {
+      applyEvent(event, false);
+    }
+    live.cursor = page.last_id;
+    for (const id of live.applied) {
+      if (id <= live.cursor) {
+        live.applied.delete(id);
+      }
+    }
+  }
+
+  // The first page of a resync over the socket, once every subscription is
+  // answered; HTTP only for what is beyond it.
+  async function resyncOverSocket(socket) {
+    const page = await new Promise((resolve, reject) => {
+      socketResync = { resolve: resolve, reject: reject };
+      send(socket, { type: "resync", since: live.cursor });
+    });
+    applyPage(page);
+    if (page.has_more) {
+      await resync();
+    }
   }
 
   function periodic() {
@@ -547,6 +568,10 @@
     live.connectionId = "";
     live.closeCode = event.code;
     pending = new Set();
+    if (socketResync) {
+      socketResync.reject(new Error("closed"));
+      socketResync = null;
+    }
     clearInterval(resyncTimer);
     resyncTimer = null;
     if (event.code === CLOSE_UNAUTHENTICATED || event.code === CLOSE_DEACTIVATED) {
@@ -596,6 +621,9 @@
         }
         if (data.group && pending.delete(data.group) && pending.size === 0) {
           start(socket);
+        } else if (data.type === "error" && !data.group && socketResync) {
+          socketResync.reject(new Error(data.code)); // start() starts over
+          socketResync = null;
         }
         break;
       case "unsubscribed":
@@ -606,6 +634,12 @@
         break;
       case "case.event":
         applyEvent(data, true);
+        break;
+      case "resync":
+        if (socketResync) {
+          socketResync.resolve(data);
+          socketResync = null;
+        }
         break;
       case "notification":
         onNotification(data);
@@ -624,7 +658,7 @@
         await loadQueues();
         listed = true;
       }
-      await resync();
+      await resyncOverSocket(socket);
       await refreshUnread(); // pushed counts may have been missed too
       if (live.socket !== socket) {
         return;

@@ -157,7 +157,13 @@ def test_each_page_follows_its_own_queue_live_and_catches_up_after_losing_its_so
     assert shown(page_a, queue_a) == sorted([c0.pk, c4.pk])  # page A heard none of it
     last_event = CaseEvent.objects.order_by("-id").values_list("id", flat=True).first()
 
-    # Then, back online, it reconnects and its resync brings every change
+    # Then, back online, it reconnects and its resync brings every change,
+    # over the socket: a page's worth of events needs no HTTP request
+    events_requests = []
+    page_a.on(
+        "request",
+        lambda request: "/api/v1/events/" in request.url and events_requests.append(request.url),
+    )
     context_a.set_offline(False)
     expect(page_a.locator("#live-status")).to_have_attribute("data-state", "live", timeout=LIVE_MS)
     wait_for_queue(page_a, queue_a, [c3, c4])
@@ -166,6 +172,7 @@ def test_each_page_follows_its_own_queue_live_and_catches_up_after_losing_its_so
     assert page_a.evaluate("governanceLive.connectionId") not in ("", connection_before)
     assert page_a.evaluate("governanceLive.cursor") >= last_event
     expect(bell_a).to_have_attribute("data-count", "3")  # c3's dispatch, sent while away
+    assert events_requests == []
 
     for page in (page_a, page_b, page_d):
         assert page.evaluate("window.notReloaded") is True

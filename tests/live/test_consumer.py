@@ -16,6 +16,7 @@ from cases.models import Status
 from cases.publishing import origin
 from governance.asgi import application
 from notifications.consumers import CLOSE_UNAUTHENTICATED, MAX_GROUPS
+from tests.api.helpers import client_for
 from tests.cases.conftest import IN_G4, case_in, fresh, report
 
 LIVE = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -365,3 +366,88 @@ async def test_an_event_in_several_of_a_clients_groups_arrives_once(world):
     ids = [e["id"] for e in events]
     assert len(ids) == len(set(ids)), ids
     await worker.disconnect()
+
+
+# --- resync over the socket ------------------------------------------------------------
+
+
+def events_page(user, since: int, groups: list[str]) -> dict:
+    response = client_for(user).get("/api/v1/events/", {"since": since, "group": groups})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+async def resync(communicator, since) -> dict:
+    await communicator.send_json_to({"type": "resync", "since": since})
+    while True:
+        message = await communicator.receive_json_from(timeout=5)
+        if message["type"] in ("resync", "error"):
+            return message
+
+
+async def test_a_client_that_missed_events_gets_them_over_the_socket_on_its_return(world):
+    case = await sync_to_async(case_in)(world, Status.REGISTERED)
+    other = await sync_to_async(case_in)(world, Status.REGISTERED)
+    handler, hello = await signed_in(world.handler)
+    await handler.disconnect()
+    # While the handler is away: one case comes to their department, one goes elsewhere.
+    await sync_to_async(services.case_dispatch)(case=case.pk, actor=fresh(world.dispatcher))
+    await sync_to_async(services.case_dispatch)(
+        case=other.pk, actor=fresh(world.dispatcher), department=world.szgs
+    )
+
+    handler, _ = await signed_in(world.handler)
+    await subscribe(handler, department_group(world.cgj.pk))
+    page = await resync(handler, hello["last_event_id"])
+    assert [(e["case_id"], e["action"]) for e in page["events"]] == [(case.pk, "dispatched")]
+    assert page["since"] == hello["last_event_id"]
+    assert page["last_id"] == page["events"][0]["id"] and page["has_more"] is False
+    # The same page as the REST API's for the same groups.
+    api = await sync_to_async(events_page)(
+        world.handler,
+        hello["last_event_id"],
+        [user_group(world.handler.pk), department_group(world.cgj.pk)],
+    )
+    assert page["events"] == api["events"]
+    # An up-to-date client learns so with no events, and needs no request over HTTP.
+    assert await resync(handler, page["last_id"]) == {
+        "type": "resync",
+        "since": page["last_id"],
+        "events": [],
+        "last_id": page["last_id"],
+        "has_more": False,
+    }
+    await handler.disconnect()
+
+
+async def test_a_resync_covers_only_the_groups_joined_and_is_one_query(world, statements):
+    case = await sync_to_async(case_in)(world, Status.DISPATCHED)
+    handler, _ = await signed_in(world.handler)  # only user.<id>: the department's queue not joined
+    statements.clear()
+    assert (await resync(handler, 0))["events"] == []
+    assert len([s for s in statements if "cases_caseevent" in s]) == 1
+    await subscribe(handler, department_group(world.cgj.pk))
+    assert {e["case_id"] for e in (await resync(handler, 0))["events"]} == {case.pk}
+    await handler.disconnect()
+
+
+async def test_a_resync_longer_than_a_page_says_there_is_more(world, monkeypatch):
+    monkeypatch.setattr("cases.selectors.EVENT_PAGE", 2)
+    await sync_to_async(case_in)(world, Status.DISPATCHED)  # reported, registered, dispatched
+    g1 = world.city.grids["320402001001001"]
+    dispatcher, _ = await signed_in(world.dispatcher)
+    await subscribe(dispatcher, area_group(g1.parent_id))
+    page = await resync(dispatcher, 0)
+    assert len(page["events"]) == 2 and page["has_more"] is True
+    assert page["last_id"] == page["events"][-1]["id"]
+    rest = await resync(dispatcher, page["last_id"])
+    assert len(rest["events"]) == 1 and rest["has_more"] is False
+    await dispatcher.disconnect()
+
+
+@pytest.mark.parametrize("since", ["12", -1, 2**63, True, None, 1.5])
+async def test_a_resync_needs_a_whole_event_id(world, since):
+    handler, _ = await signed_in(world.handler)
+    reply = await resync(handler, since)
+    assert reply["type"] == "error" and reply["code"] == "bad_message"
+    await handler.disconnect()
