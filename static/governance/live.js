@@ -855,6 +855,9 @@
   }
 
   function onNotification(message) {
+    if (!inboxNode) {
+      return; // a page without the inbox
+    }
     enableInbox(true);
     setUnread(message.unread_count);
     const item = message.notification;

@@ -41,6 +41,7 @@ function showMap(element) {
   const map = L.map(element, {
     zoomControl: false, attributionControl: Boolean(element.dataset.tiles), dragging: !L.Browser.mobile,
   });
+  map.setView([lat, lng], 16); // before any layer: a vector layer needs the view
   L.control.zoom({ zoomInTitle: element.dataset.zoomIn, zoomOutTitle: element.dataset.zoomOut }).addTo(map);
   if (element.dataset.tiles) L.tileLayer(element.dataset.tiles, { maxZoom: 19 }).addTo(map);
   const outline = document.getElementById("grid-outline");
@@ -53,7 +54,6 @@ function showMap(element) {
   L.circleMarker([lat, lng], {
     radius: 11, color: "#b10e1e", weight: 4, fillColor: "#ffdd00", fillOpacity: 1,
   }).addTo(map);
-  map.setView([lat, lng], 16);
 }
 
 function showFull(url, alt) {
