@@ -46,10 +46,13 @@ function showMap(element) {
   if (element.dataset.tiles) L.tileLayer(element.dataset.tiles, { maxZoom: 19 }).addTo(map);
   const outline = document.getElementById("grid-outline");
   if (outline) {
-    L.geoJSON(JSON.parse(outline.textContent), {
+    const grid = L.geoJSON(JSON.parse(outline.textContent), {
       style: { color: "#0b3d91", weight: 3, fill: true, fillColor: "#ffffff", fillOpacity: 0.5 },
       interactive: false,
     }).addTo(map);
+    // The whole grid with the pin in it: where the case is, at a glance.
+    const bounds = grid.getBounds().extend([lat, lng]);
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12], maxZoom: 17 });
   }
   L.circleMarker([lat, lng], {
     radius: 11, color: "#b10e1e", weight: 4, fillColor: "#ffdd00", fillOpacity: 1,
