@@ -228,7 +228,12 @@ def check(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         if kind not in CHECKS or outcome not in OUTCOMES:
             raise DomainError(_("Choose pass or fail."), field="outcome")
         action = workflow_action(CHECKS[kind][OUTCOMES.index(outcome)])
-        serializer = InspectSerializer(data=form_data(request.POST, request.FILES))
+        data = form_data(request.POST, request.FILES)
+        # A file input left empty comes as an empty text field.
+        for optional in ("photos", "expected_version"):
+            if data.get(optional) in ("", None):
+                data.pop(optional, None)
+        serializer = InspectSerializer(data=data)
         if not serializer.is_valid():
             raise FormInputError(field_messages(serializer.errors))
         action.run(case=case.pk, actor=request.user, data=serializer.validated_data)

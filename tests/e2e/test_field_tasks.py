@@ -37,19 +37,20 @@ def city(reference_data, world, live_channel_layer, server_stack, settings):  # 
 
 @pytest.fixture
 def worker_phone(browser, server_stack, browser_errors):
-    """``worker_phone(user, lang)``: a phone-sized page signed in as ``user``."""
+    """``worker_phone(user, lang, script=True)``: a phone-sized page signed
+    in as ``user``."""
     from django.conf import settings
     from django.test import Client
 
     contexts = []
 
-    def open_page(user, lang="en"):
+    def open_page(user, lang="en", script=True):
         client = Client()
         client.force_login(user)
         context = browser_errors.watch(
             browser.new_context(
                 base_url=server_stack.url, locale=LOCALES[lang], viewport=PHONE,
-                is_mobile=True, has_touch=True,
+                is_mobile=True, has_touch=True, java_script_enabled=script,
             )
         )  # fmt: skip
         context.add_cookies(
@@ -215,3 +216,20 @@ def test_my_cases_follow_the_dispatcher_live_and_fetch_only_what_they_show(
     expect(cards(page, "verify")).to_have_count(0, timeout=LIVE_MS)
     assert page.evaluate("window.notReloaded") is True
     assert not any(f"/api/v1/cases/{other.pk}/" in url for url in fetched)
+
+
+def test_the_check_works_without_javascript(city, worker_phone, off_loop, browser_errors):
+    browser_errors.allow(r"status of 400")
+    case = tip_to_verify(city, off_loop)
+    page = worker_phone(city.grid_worker, script=False)
+    page.goto(f"/field/cases/{case.pk}/")
+    before = stored(case)
+    page.click("#fail")  # no reason: the page comes back with the message by the note
+    expect(page.locator('[data-error-for="note"]')).not_to_be_empty()
+    assert stored(case) == before
+    page.fill("#note", "现场无此问题")
+    page.set_input_files("#photos", [photo_file(size=(800, 600))])
+    page.click("#fail")
+    expect(page.locator("#timeline")).to_contain_text("现场无此问题")
+    assert Case.objects.get(pk=case.pk).verification == Verification.FAILED
+    assert CaseAttachment.objects.filter(case=case, kind="verify").count() == 1

@@ -208,6 +208,11 @@ def test_verify_fail_without_a_reason_says_so_next_to_the_note_and_stores_nothin
     assert response.status_code == 400
     assert field_error(response, "note")
     assert recorded(case) == before
+    # A browser without the page's script sends the empty file input as text.
+    response = client.post(f"{page_of(case)}verify/", {"outcome": "fail", "photos": ""})
+    assert response.status_code == 400
+    assert field_error(response, "note") and not field_error(response, "photos")
+    assert recorded(case) == before
     # Asked for JSON (the page's script): the same refusal, placed by field.
     response = client.post(
         f"{page_of(case)}verify/", {"outcome": "fail", "note": ""}, HTTP_ACCEPT="application/json"
