@@ -26,6 +26,8 @@ SCREENS = Path(
     os.environ.get("FIELD_TASKS_SCREENS") or Path(tempfile.gettempdir()) / "field-tasks-screens"
 )
 LIVE_MS = 8000
+# The case page has no indicator: the live client's own state says it is live.
+LIVE_STATE = "() => Boolean(window.governanceLive) && window.governanceLive.state === 'live'"
 
 
 @pytest.fixture
@@ -233,3 +235,25 @@ def test_the_check_works_without_javascript(city, worker_phone, off_loop, browse
     expect(page.locator("#timeline")).to_contain_text("现场无此问题")
     assert Case.objects.get(pk=case.pk).verification == Verification.FAILED
     assert CaseAttachment.objects.filter(case=case, kind="verify").count() == 1
+
+
+def test_the_case_page_follows_its_case_live(city, worker_phone, off_loop):
+    colleague = off_loop(colleague_in_g1, city)
+    # Untouched, the page shows the change by itself.
+    case = handled(city, off_loop)
+    page = worker_phone(city.grid_worker)
+    page.goto(f"/field/cases/{case.pk}/")
+    expect(page.locator("#check-form")).to_be_visible()
+    page.wait_for_function(LIVE_STATE, timeout=LIVE_MS)
+    off_loop(services.case_inspect, case=case.pk, actor=colleague, passed=True)
+    expect(page.locator("#check-form")).to_have_count(0, timeout=LIVE_MS)
+    expect(page.locator("#case-status")).to_have_attribute("data-status", "closed")
+
+    # With a note begun, the page keeps it and says the case changed.
+    tip = tip_to_verify(city, off_loop)
+    page.goto(f"/field/cases/{tip.pk}/")
+    page.wait_for_function(LIVE_STATE, timeout=LIVE_MS)
+    page.fill("#note", "正在核实")
+    off_loop(services.case_verify, case=tip.pk, actor=colleague, passed=False, note="不属实")
+    expect(page.locator("#case-changed")).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator("#note")).to_have_value("正在核实")
