@@ -138,7 +138,7 @@ def case_page(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_case(request, case, *, errors=None, values=None, check=None, status=200):
     allowed = case_actions(request.user, case)
     checks = {kind for kind, pair in CHECKS.items() if any(a in allowed for a in pair)}
-    events = case.events.select_related("actor").prefetch_related("attachments").order_by("id")
+    events = case.events.select_related("actor").order_by("id")
     context = {"request": request}
     timeline = []
     for event in events:
@@ -149,9 +149,6 @@ def _render_case(request, case, *, errors=None, values=None, check=None, status=
                 "at": event.created_at,
                 "actor": str(event.actor) if event.actor_id else "",
                 "note": payload.get("note") or payload.get("reason") or payload.get("text") or "",
-                "photos": AttachmentSerializer(
-                    event.attachments.all(), many=True, context=context
-                ).data,
             }
         )
     photos = AttachmentSerializer(case.attachments.order_by("id"), many=True, context=context).data

@@ -41,19 +41,21 @@ function showMap(element) {
   const map = L.map(element, {
     zoomControl: false, attributionControl: Boolean(element.dataset.tiles), dragging: !L.Browser.mobile,
   });
-  map.setView([lat, lng], 16); // before any layer: a vector layer needs the view
+  const outline = document.getElementById("grid-outline");
+  const grid = outline
+    ? L.geoJSON(JSON.parse(outline.textContent), {
+        style: { color: "#0b3d91", weight: 3, fill: true, fillColor: "#ffffff", fillOpacity: 0.5 },
+        interactive: false,
+      })
+    : null;
+  // The view first (a vector layer needs one): the whole grid with the pin in
+  // it, where the case is at a glance.
+  const bounds = grid ? grid.getBounds().extend([lat, lng]) : null;
+  if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12], maxZoom: 17, animate: false });
+  else map.setView([lat, lng], 16);
   L.control.zoom({ zoomInTitle: element.dataset.zoomIn, zoomOutTitle: element.dataset.zoomOut }).addTo(map);
   if (element.dataset.tiles) L.tileLayer(element.dataset.tiles, { maxZoom: 19 }).addTo(map);
-  const outline = document.getElementById("grid-outline");
-  if (outline) {
-    const grid = L.geoJSON(JSON.parse(outline.textContent), {
-      style: { color: "#0b3d91", weight: 3, fill: true, fillColor: "#ffffff", fillOpacity: 0.5 },
-      interactive: false,
-    }).addTo(map);
-    // The whole grid with the pin in it: where the case is, at a glance.
-    const bounds = grid.getBounds().extend([lat, lng]);
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12], maxZoom: 17 });
-  }
+  if (grid) grid.addTo(map);
   L.circleMarker([lat, lng], {
     radius: 11, color: "#b10e1e", weight: 4, fillColor: "#ffdd00", fillOpacity: 1,
   }).addTo(map);
