@@ -168,6 +168,36 @@ _PUBLIC_STEPS = {
 }
 
 
+# --- Staff (the whole history, in words) ---------------------------------------------
+
+# Every event a case records, as staff read it on the case page: the
+# citizen's words for the public steps, and the rest of the desk's work.
+_STAFF_STEPS = {
+    **_PUBLIC_STEPS,
+    "rated": _("Rated by the reporter"),
+    "escalated": _("Escalated to the command centre above"),
+    "returned": _("Returned by the department"),
+    "extension_requested": _("Extension requested"),
+    "extension_approved": _("Extension approved"),
+    "extension_denied": _("Extension denied"),
+    "suspension_requested": _("Suspension requested"),
+    "suspension_denied": _("Suspension denied"),
+    "reminded": _("Reminder sent"),
+    "supervision_ordered": _("Supervision order issued"),
+    "directive_overdue": _("Reminder or supervision order overdue"),
+    "sla_yellow": _("Deadline near"),
+    "sla_red": _("Deadline passed"),
+    "cohandler_added": _("Co-handling added"),
+    "commented": _("Note added"),
+    "duplicate_merged": _("A duplicate report was merged into this case"),
+}
+
+
+def step_label(action: str) -> str:
+    """An event's action in words, for staff."""
+    return str(_STAFF_STEPS.get(action, _("Case updated")))
+
+
 def citizen_categories():
     """The categories a citizen may choose, by class, each with its
     questions in order."""

@@ -136,15 +136,22 @@ def _texts() -> dict[str, str]:
     }
 
 
-@login_required
-@require_GET
-def workbench(request: HttpRequest) -> HttpResponse:
-    queues = workbench_queues(request.user)
+def live_config(
+    request: HttpRequest,
+    *,
+    groups: list[str],
+    queues: list[dict],
+    text: dict,
+    urls: dict | None = None,
+) -> dict:
+    """What the live client (static/governance/live.js) reads on a page: the
+    groups it follows, the lists it keeps (``queues``, see ``belongs`` in
+    live.js), the words it shows and where it connects."""
     prefix = get_script_prefix()
-    config = {
+    return {
         "user_id": request.user.pk,
-        "groups": list(dict.fromkeys(queue.group for queue in queues)),
-        "queues": [asdict(queue) for queue in queues],
+        "groups": groups,
+        "queues": queues,
         "statuses": {str(value): str(label) for value, label in Status.choices},
         "lights": {str(value): str(label) for value, label in Light.choices},
         "language": get_language(),
@@ -154,10 +161,23 @@ def workbench(request: HttpRequest) -> HttpResponse:
             "cases": f"{prefix}api/v1/cases/",
             "events": f"{prefix}api/v1/events/",
             "notifications": f"{prefix}api/v1/notifications/",
+            **(urls or {}),
         },
         "csrf_token": get_token(request),
-        "text": _texts(),
+        "text": text,
     }
+
+
+@login_required
+@require_GET
+def workbench(request: HttpRequest) -> HttpResponse:
+    queues = workbench_queues(request.user)
+    config = live_config(
+        request,
+        groups=list(dict.fromkeys(queue.group for queue in queues)),
+        queues=[asdict(queue) for queue in queues],
+        text=_texts(),
+    )
     return render(
         request,
         "workbench.html",

@@ -6,7 +6,7 @@ The filter kinds, and how a bad or blank value is answered, are in
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -41,6 +41,9 @@ class CaseFilter(FilterSet):
             "My on-site tasks in the grids assigned to me today: verify (cases to verify, 核实) "
             "or inspect (cases to inspect, 核查)."
         ),
+    )
+    mine = StrictBooleanFilter(
+        method="filter_mine", help_text=_("true: the cases I reported; false: the others.")
     )
     reopen_requested = StrictBooleanFilter(
         method="filter_reopen_requested",
@@ -86,6 +89,10 @@ class CaseFilter(FilterSet):
     def filter_task(self, queryset, name, value: str):
         grids = scope_of(getattr(self.request, "user", None)).grid_ids
         return queryset.filter(status=TASK_STATUS[value], grid_id__in=sorted(grids))
+
+    def filter_mine(self, queryset, name, value: bool):
+        me = Q(reporter_id=getattr(getattr(self.request, "user", None), "pk", None))
+        return queryset.filter(me if value else ~me)
 
     def filter_reopen_requested(self, queryset, name, value: bool):
         asked = {"pending_request": PendingRequest.REOPEN}

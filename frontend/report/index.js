@@ -5,8 +5,8 @@
 import "../citizen.css";
 import "./report.css";
 import { placeMap } from "./map.js";
-import { photoHints, resized } from "./photos.js";
-import { showErrors } from "./errors.js";
+import { photoHints, showPreviews, withResizedPhotos } from "./photos.js";
+import { sendForm } from "./send.js";
 
 const form = document.getElementById("report-form");
 if (form) start(form);
@@ -52,15 +52,7 @@ function start(form) {
   const previews = document.getElementById("photo-previews");
   photos.addEventListener("change", async () => {
     fromPhoto.classList.add("c-hidden");
-    for (const image of previews.querySelectorAll("img")) URL.revokeObjectURL(image.src);
-    previews.replaceChildren(
-      ...[...photos.files].map((file) => {
-        const image = document.createElement("img");
-        image.src = URL.createObjectURL(file);
-        image.alt = "";
-        return image;
-      }),
-    );
+    showPreviews(photos, previews);
     const first = photos.files[0];
     if (!first) return;
     photoPoint = await photoHints(form.dataset.hintsUrl, first);
@@ -83,31 +75,8 @@ function start(form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     submit.disabled = true;
-    try {
-      const body = new FormData(form);
-      body.delete("photos");
-      for (const file of photos.files) {
-        const photo = await resized(file);
-        body.append("photos", photo, photo.name || file.name);
-      }
-      const response = await fetch(form.action, {
-        method: "POST",
-        body,
-        headers: {
-          Accept: "application/json",
-          "Idempotency-Key": form.elements.namedItem("client_uuid").value,
-        },
-        credentials: "same-origin",
-      });
-      const answer = await response.json();
-      if (response.ok && answer.next) {
-        window.location.assign(answer.next);
-        return;
-      }
-      showErrors(form, answer.error || { message: form.dataset.failed });
-    } catch {
-      showErrors(form, { message: form.dataset.failed });
-    }
-    submit.disabled = false;
+    const body = await withResizedPhotos(form, photos);
+    const key = form.elements.namedItem("client_uuid").value;
+    if (!(await sendForm(form, body, { "Idempotency-Key": key }))) submit.disabled = false;
   });
 }

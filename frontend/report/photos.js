@@ -38,3 +38,27 @@ export async function resized(file) {
   if (!blob) return file;
   return new File([blob], file.name.replace(/\.[^.]*$/, "") + ".jpg", { type: "image/jpeg" });
 }
+
+// The form's fields, with the photos of ``input`` made smaller.
+export async function withResizedPhotos(form, input) {
+  const body = new FormData(form);
+  body.delete(input.name);
+  for (const file of input.files) {
+    const photo = await resized(file);
+    body.append(input.name, photo, photo.name || file.name);
+  }
+  return body;
+}
+
+// Small previews of the photos chosen in ``input``.
+export function showPreviews(input, container) {
+  for (const image of container.querySelectorAll("img")) URL.revokeObjectURL(image.src);
+  container.replaceChildren(
+    ...[...input.files].map((file) => {
+      const image = document.createElement("img");
+      image.src = URL.createObjectURL(file);
+      image.alt = "";
+      return image;
+    }),
+  );
+}

@@ -25,8 +25,12 @@
  * 6. Resync every 60 s while connected.
  *
  * A case is shown in a queue when its status is one of the queue's and it is
- * the queue's (department, command centre area and level, or grid); an event
- * that says otherwise takes it out. Event messages carry no category or
+ * the queue's (department, command centre area and level, grid, or one of the
+ * grids of a "grids" queue); an event that says otherwise takes it out. A
+ * "mine" queue holds the user's own reports, as the list showed them or as
+ * the user's "reported" event names them, whatever their status. The same
+ * client keeps the field app's lists of tasks (/field/cases/), whose rows
+ * link to each case's page (urls.case_page). Event messages carry no category or
  * address: a case new to the page is fetched once over REST.
  *
  * window.governanceLive exposes the connection state (socket, cursor, applied
@@ -197,6 +201,7 @@
         display: null,
         displayVersion: -1,
         goneVersion: null,
+        mine: false,
       };
       cases.set(id, record);
     }
@@ -216,12 +221,18 @@
     if (queue.kind === "grid") {
       return routing.grid_id === queue.id;
     }
+    if (queue.kind === "grids") {
+      return queue.ids.includes(routing.grid_id);
+    }
     return false;
   }
 
   function isMember(record, queue) {
     if (record.version === null || record.goneVersion === record.version) {
       return false;
+    }
+    if (queue.kind === "mine") {
+      return record.mine; // the user's own reports, whatever becomes of them
     }
     if (record.routingVersion === record.version) {
       return belongs(queue, record.routing);
@@ -263,6 +274,7 @@
       record.listedIn = new Set();
     }
     record.listedIn.add(queue.key);
+    record.mine = record.mine || queue.kind === "mine";
     setDisplayFromCase(record, item);
   }
 
@@ -282,6 +294,9 @@
     }
     record.version = version;
     record.routingVersion = version;
+    if (event.action === "reported" && event.actor_id === config.user_id) {
+      record.mine = true;
+    }
     record.routing = {
       status: event.status,
       department_id: event.department_id,
@@ -311,6 +326,8 @@
     }
     live.applied.add(event.id);
     applyCase(event);
+    // For a page's own script (the field app's case page follows its case).
+    document.dispatchEvent(new CustomEvent("governance:case-event", { detail: event }));
   }
 
   async function fetchDetail(record) {
@@ -376,11 +393,15 @@
     due.dateTime = display.due_at || "";
     due.textContent = display.due_at ? dueFormat.format(new Date(display.due_at)) : "–";
     row.querySelector('[data-field="address"]').textContent = display.full ? display.address : "";
+    const link = row.querySelector("[data-case-link]");
+    if (link && config.urls.case_page) {
+      link.href = config.urls.case_page.replace("{id}", String(record.id));
+    }
   }
 
   function place(body, row, key) {
     row._sortKey = key;
-    for (const other of body.rows) {
+    for (const other of body.children) {
       if (other !== row && before(key, other._sortKey)) {
         if (row.nextSibling !== other) {
           body.insertBefore(row, other);
@@ -702,11 +723,14 @@
 
   function enableInbox(enabled) {
     inbox.enabled = enabled;
+    if (!inboxNode) {
+      return; // a page without the inbox
+    }
     inboxNode.hidden = !enabled;
   }
 
   async function refreshUnread() {
-    if (live.state === "signed-out") {
+    if (live.state === "signed-out" || !inboxNode) {
       return;
     }
     try {
@@ -831,6 +855,9 @@
   }
 
   function onNotification(message) {
+    if (!inboxNode) {
+      return; // a page without the inbox
+    }
     enableInbox(true);
     setUnread(message.unread_count);
     const item = message.notification;
