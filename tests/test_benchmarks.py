@@ -234,3 +234,14 @@ def test_the_harness_takes_percentiles_and_lines_up_a_table():
 
     lines = harness.table((("phase", "<8"), ("req/s", ">7.1f")), [("create", 110.04)])
     assert lines == ["phase     req/s", "create    110.0"]
+
+
+def test_the_lighthouse_benchmark_runs_in_smoke_mode(smoke_env):
+    out = run_smoke("lighthouse", smoke_env)
+
+    # a real tip's tracking page, measured by Lighthouse through the server stack
+    row = next(line for line in out.splitlines() if line.startswith("/track/<token>/ "))
+    perf, a11y, best = (int(v) for v in row.split()[1:4])
+    assert all(0 <= score <= 100 for score in (perf, a11y, best)), row
+    assert float(row.split()[-1]) > 0, row  # its stylesheet and script were counted
+    assert re.search(r"^budgets: (all met|\d+ missed)$", out, re.MULTILINE)
