@@ -1,5 +1,7 @@
 """Lighthouse on the phone pages: the citizen's report form, the tracking
-page of a real tip, and the grid worker's app as a signed-in grid worker.
+page of a real tip (closed, with photos, the department's reply and the
+rating form: every part the page has), and the grid worker's app as a
+signed-in grid worker.
 
 Lighthouse 12.2.3 (npm, pinned by bench/lighthouse/package-lock.json, apart
 from the pages' own packages: it measures them, it is none of theirs) drives
@@ -48,9 +50,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchdb
-from _harness import ServerStack, bench_redis_url, code_state, print_table, smoke_mode
+from _harness import (
+    ServerStack,
+    bench_redis_url,
+    code_state,
+    print_table,
+    smoke_mode,
+)
 
 SMOKE = smoke_mode()
+# This process files a tip too: its tasks (thumbnails, notifications) go to the
+# benchmark's Redis database, as the server's do, never to a development worker.
+DEV_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:63790/0")
+os.environ["REDIS_URL"] = bench_redis_url(DEV_REDIS_URL)
 BENCH_DB = _benchdb.setup()
 
 from django.conf import settings  # noqa: E402
@@ -117,34 +129,70 @@ def collect_static(static_root: Path, environ: dict) -> None:
     )
 
 
-def a_tip_token() -> str:
-    """A citizen's tip filed as the report form files one, in a grid of the city."""
-    from cases import services
-    from cases.models import Source
-    from grids.models import GridAssignment
+def photo(seed: int):
+    """A camera-shaped (4:3) JPEG."""
+    import io
 
-    grid = GridAssignment.objects.select_related("grid").order_by("id").first().grid
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1024, 768), (seed * 37 % 256, seed * 91 % 256, 120)).save(buffer, "JPEG")
+    return SimpleUploadedFile(f"bench-{seed}.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+
+def a_closed_tip_token() -> str:
+    """A citizen's tip with a photo, carried to closure by the demo city's
+    staff (registered, dispatched, reported fixed with a photo and the
+    department's reply, inspected): its page shows every part, the timeline,
+    the reply, the photos and the rating form."""
+    from django.contrib.auth import get_user_model
+
+    from cases import services
+    from cases.models import Category, Source
+    from grids.models import Area
+
+    staff = get_user_model().objects.in_bulk(
+        ["gridworker", "dispatcher", "handler"], field_name="username"
+    )
+    worker, dispatcher, handler = staff["gridworker"], staff["dispatcher"], staff["handler"]
+    grid = Area.objects.filter(assignments__user=worker).order_by("code").first()
     point = grid.boundary.point_on_surface.transform(4326, clone=True)
+    category = (
+        Category.objects.for_citizens()
+        .filter(default_department__code="CGJ")
+        .exclude(attributes__required=True)
+        .order_by("code")
+        .first()
+    )
     case = services.case_report(
         reporter=None,
         source=Source.CITIZEN,
+        category=category,
         description="路灯不亮，晚上很黑（Lighthouse 基准测试）",
         lng=point.x,
         lat=point.y,
+        photos=[photo(1)],
     )
+    services.case_register(case=case, actor=dispatcher)
+    services.case_dispatch(case=case, actor=dispatcher)
+    services.case_acknowledge(case=case, actor=handler)
+    services.case_report_back(
+        case=case, actor=handler, note="已更换灯泡", reply="路灯已修复，感谢您的反映。",
+        photos=[photo(2)],
+    )  # fmt: skip
+    services.case_inspect(case=case, actor=worker, passed=True)
     return case.tracking_token
 
 
 def grid_worker_cookie() -> str:
-    """A session cookie of a grid worker of the demo city, signed in as the
+    """A session cookie of the demo city's grid worker, signed in as the
     login page would (the session is in the database the server reads)."""
+    from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from grids.models import GridAssignment
-
-    worker = GridAssignment.objects.select_related("user").order_by("id").first().user
     client = Client()
-    client.force_login(worker)
+    client.force_login(get_user_model().objects.get(username="gridworker"))
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
@@ -238,14 +286,16 @@ def main() -> int:
     environ = {
         **os.environ,
         "DATABASE_URL": os.environ["DATABASE_URL"],
-        "REDIS_URL": bench_redis_url(settings.REDIS_URL),
+        "REDIS_URL": os.environ["REDIS_URL"],
         "DEBUG": "false",
     }
     static_root = workdir / "static"
     collect_static(static_root, environ)
-    token = a_tip_token()
+    token = a_closed_tip_token()
     cookie = grid_worker_cookie()
     server = ServerStack(workdir=workdir, static_root=static_root, environ=environ)
+    # The tip's photos are where this process stored them.
+    server.media = Path(settings.MEDIA_ROOT)
     print(f"database {BENCH_DB}, {code_state()}, Lighthouse 12.2.3, {CHROME_PATH}", flush=True)
     print(f"started the servers in {server.start():.1f} s at {server.base}", flush=True)
     results, unavailable = [], []
