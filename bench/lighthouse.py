@@ -44,7 +44,6 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,6 +56,7 @@ from _harness import (
     print_table,
     smoke_mode,
 )
+from _lighthouse_budgets import exit_status, failed_audits, judged
 
 SMOKE = smoke_mode()
 # This process files a tip too: its tasks (thumbnails, notifications) go to the
@@ -78,23 +78,8 @@ CHROME_FLAGS = (
     "--no-first-run --disable-background-networking --disable-component-update --disable-sync"
 )
 
-BUDGETS = {"performance": 90, "accessibility": 95, "best-practices": 95}
-ASSET_BYTES_BUDGET = 100 * 1024
-FIRST_VISIT_BUDGET_MS = 2000
-FIRST_VISIT_PATH = "/report/"
 SIGNED_IN_PATHS = ("/field/",)
 DEFAULT_PATHS = ("/report/", "/track/{token}/", "/field/")
-
-
-@dataclass
-class Result:
-    path: str
-    scores: dict[str, int]
-    fcp_ms: float
-    lcp_ms: float
-    tti_ms: float
-    asset_bytes: int
-    missed: list[str]
 
 
 def ensure_lighthouse() -> None:
@@ -227,49 +212,6 @@ def run_lighthouse(url: str, out: Path, cookie: str = "") -> dict:
     return json.loads(out.read_text())
 
 
-def asset_bytes(report: dict) -> int:
-    """Bytes of JS and CSS as sent over the network (compressed when served so)."""
-    requests = report["audits"]["network-requests"]["details"]["items"]
-    return sum(
-        r.get("transferSize", 0)
-        for r in requests
-        if r.get("resourceType") in ("Script", "Stylesheet")
-    )
-
-
-def judged(path: str, report: dict) -> Result:
-    audits = report["audits"]
-    scores = {name: round((report["categories"][name]["score"] or 0) * 100) for name in BUDGETS}
-    result = Result(
-        path=path,
-        scores=scores,
-        fcp_ms=audits["first-contentful-paint"]["numericValue"],
-        lcp_ms=audits["largest-contentful-paint"]["numericValue"],
-        tti_ms=audits["interactive"]["numericValue"],
-        asset_bytes=asset_bytes(report),
-        missed=[],
-    )
-    for name, least in BUDGETS.items():
-        if scores[name] < least:
-            result.missed.append(f"{name} {scores[name]} < {least}")
-    if result.asset_bytes > ASSET_BYTES_BUDGET:
-        result.missed.append(f"JS+CSS {result.asset_bytes / 1024:.1f} KB > 100 KB")
-    if path == FIRST_VISIT_PATH and result.lcp_ms > FIRST_VISIT_BUDGET_MS:
-        result.missed.append(f"first visit (LCP) {result.lcp_ms:.0f} ms > 2000 ms")
-    return result
-
-
-def failed_audits(report: dict) -> list[str]:
-    """What cost the accessibility and best-practices scores: the audits that failed."""
-    found = []
-    for category in ("accessibility", "best-practices"):
-        for ref in report["categories"][category]["auditRefs"]:
-            audit = report["audits"][ref["id"]]
-            if ref["weight"] and audit["score"] is not None and audit["score"] < 1:
-                found.append(f"{category}: {ref['id']} ({audit['title']})")
-    return found
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", action="append", help="a path to measure (repeatable)")
@@ -340,8 +282,7 @@ def main() -> int:
     print(f"budgets: {'all met' if not missed else f'{len(missed)} missed'}")
     if SMOKE:
         shutil.rmtree(workdir, ignore_errors=True)
-        return 0
-    return 1 if missed else 0
+    return exit_status(results, smoke=SMOKE)
 
 
 if __name__ == "__main__":
