@@ -280,6 +280,8 @@ def main() -> int:
     for line in missed:
         print(f"budget missed: {line}")
     print(f"budgets: {'all met' if not missed else f'{len(missed)} missed'}")
+    # The collected static files and the servers' state go; the reports stay.
+    shutil.rmtree(static_root, ignore_errors=True)
     if SMOKE:
         shutil.rmtree(workdir, ignore_errors=True)
     return exit_status(results, smoke=SMOKE)
