@@ -88,7 +88,7 @@ def clean_attributes(category: Category, raw: Mapping | None) -> dict:
             if question.required:
                 raise CaseInputError(
                     _("attribute[%(code)s] is required: %(question)s")
-                    % {"code": code, "question": _question_text(question)},
+                    % {"code": code, "question": question_text(question)},
                     field=f"attribute[{code}]",
                     code="required",
                 )
@@ -102,7 +102,7 @@ def _questions(category: Category) -> list[CategoryAttribute]:
     return list(category.attributes.all())
 
 
-def _question_text(question: CategoryAttribute) -> str:
+def question_text(question: CategoryAttribute) -> str:
     english = (get_language() or "").startswith("en")
     return (question.description_en if english else "") or question.description
 

@@ -22,6 +22,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import SkipField, empty
 
 from core.api_errors import error_body, field_messages
 from core.errors import DomainError
@@ -32,9 +34,10 @@ from grids.api.geojson import city_outline
 from . import limits, services
 from .api.inputs import form_data
 from .api.tips import TipCreateSerializer, TipStatusSerializer, file_tip
+from .attributes import question_text
 from .errors import CaseNotFound
-from .models import Satisfaction, Status
-from .selectors import citizen_categories, tip_by_token
+from .models import CategoryAttribute, Satisfaction, Status
+from .selectors import citizen_categories, citizen_shortlist, tip_by_token
 
 # Where each error shows on the form: its own field, the map for the point,
 # the questions' block for answers, the top of the form for the rest.
@@ -82,7 +85,7 @@ def report(request: HttpRequest) -> HttpResponse:
         try:
             case = file_tip(request, _checked_form(request))
         except DomainError as exc:
-            errors, status = _placed(exc), exc.status
+            errors, status = _placed(exc, request.POST.get("category", "")), exc.status
             if wants_json:
                 first = next(iter(errors.values()))[0]
                 return JsonResponse(error_body(exc.code, first, errors), status=status)
@@ -98,7 +101,7 @@ def report(request: HttpRequest) -> HttpResponse:
         "citizen/report.html",
         {
             "site_title": SITE_TITLE,
-            "categories": _categories(),
+            **_category_lists(values.get("category", "")),
             "values": values,
             "errors": errors,
             "client_uuid": values.get("client_uuid") or secrets.token_urlsafe(16),
@@ -112,15 +115,29 @@ def report(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _placed(exc: DomainError) -> dict[str, list[str]]:
+def _placed(exc: DomainError, category_code: str) -> dict[str, list[str]]:
     """A refusal's messages by the place on the form they show at."""
-    errors = exc.fields or {"form": [exc.message]}
-    if exc.code in PAGE_WORDS:
-        errors = {exc.field or "form": [str(PAGE_WORDS[exc.code])]}
+    if isinstance(exc, FormInputError):
+        errors = exc.fields
+    else:
+        errors = {exc.field or "form": [_in_page_words(exc, category_code)]}
     placed: dict[str, list[str]] = {}
     for field, messages in errors.items():
         placed.setdefault(error_place(field), []).extend(messages)
     return placed
+
+
+def _in_page_words(exc: DomainError, category_code: str) -> str:
+    """A refusal said in the form's words: the API's wording names fields
+    and question codes that the form does not show."""
+    if exc.code in PAGE_WORDS:
+        return str(PAGE_WORDS[exc.code])
+    if exc.code == "required" and (exc.field or "").startswith("attribute["):
+        code = exc.field.removeprefix("attribute[").removesuffix("]")
+        question = CategoryAttribute.objects.filter(category__code=category_code, code=code).first()
+        if question is not None:
+            return _("Answer this question: %(question)s") % {"question": question_text(question)}
+    return exc.message
 
 
 class FormInputError(DomainError):
@@ -147,8 +164,60 @@ def _checked_form(request: HttpRequest) -> dict:
             data.pop(optional, None)
     serializer = TipCreateSerializer(data=data)
     if not serializer.is_valid():
-        raise FormInputError(field_messages(serializer.errors))
+        fields = field_messages(serializer.errors)
+        # The serializer's checks across fields and the service's own checks
+        # of the parts the form got right, beside the form's refusals: the
+        # citizen corrects everything at once.
+        parts = _accepted_parts(serializer, data)
+        try:
+            serializer.validate(dict(parts))
+        except ValidationError as exc:
+            fields.update(field_messages(exc.detail))
+            parts["crs"] = None  # the point is wrong already: not judged again
+        for refusal in services.report_refusals(**parts):
+            message = _in_page_words(refusal, category)
+            fields.setdefault(refusal.field or "form", []).append(message)
+        raise FormInputError(fields)
     return serializer.validated_data
+
+
+def _accepted_parts(serializer, data: dict) -> dict:
+    """The place, photos, category and answers as the serializer read them,
+    None for a part it refused (not checked again)."""
+    values = {}
+    for name in ("lng", "lat", "crs", "photos", "category", "attributes"):
+        field = serializer.fields[name]
+        try:
+            values[name] = field.run_validation(data.get(name, empty))
+        except (ValidationError, SkipField):
+            values[name] = None
+    place_known = not {"lng", "lat", "crs"} & set(serializer.errors)
+    return {
+        "lng": values["lng"],
+        "lat": values["lat"],
+        "crs": values["crs"] if place_known else None,
+        "photos": values["photos"] if "photos" not in serializer.errors else None,
+        "category": values["category"],
+        "attributes": values["attributes"],
+    }
+
+
+def _category_lists(chosen: str) -> dict:
+    """Every citizen category (its questions are on the page), the short
+    list shown first, the rest behind "other categories" (opened when the
+    chosen one is there)."""
+    categories = _categories()
+    short = citizen_shortlist()
+    shortlist = sorted(
+        (c for c in categories if c["code"] in short), key=lambda c: short.index(c["code"])
+    )
+    others = [c for c in categories if c["code"] not in short]
+    return {
+        "categories": categories,
+        "shortlist": shortlist,
+        "other_categories": others,
+        "others_open": any(c["code"] == chosen for c in others),
+    }
 
 
 def _categories() -> list[dict]:
@@ -200,23 +269,20 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
     case = _tip_or_none(token)
     if case is None:
         return _unknown_tip(request)
-    rating_error, status = "", 200
+    rating_errors, status = {}, 200
     if request.method == "POST":
         try:
             rate_tip(
-                request,
-                case=case,
+                token=token,
                 satisfaction=request.POST.get("satisfaction", ""),
                 comment=request.POST.get("comment", ""),
             )
-        except CaseNotFound:
-            # case_rate finds the case only for its signed-in reporter.
-            rating_error, status = _("Only the person who sent this report can rate it."), 403
         except DomainError as exc:
-            rating_error, status = exc.message, exc.status
+            rating_errors, status = _rating_errors(exc, request.POST), exc.status
         else:
             return redirect(request.path + "#rating", permanent=False)
     public = TipStatusSerializer(case, context={"request": request}).data
+    rating = public["rating"]
     return render(
         request,
         "citizen/track.html",
@@ -226,23 +292,45 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
             "public": public,
             "steps": [{**s, "at": parse_datetime(s["at"])} for s in public["steps"]],
             "expected_at": parse_datetime(public["expected_at"] or ""),
-            "may_rate": case.status == Status.CLOSED and not case.satisfaction,
+            "may_rate": rating["can_rate"],
+            "rate_until": parse_datetime(rating["rate_until"] or ""),
+            # Closed, not rated, and the form gone: the time allowed has passed.
+            "rating_over": case.status == Status.CLOSED
+            and not case.satisfaction
+            and not rating["can_rate"],
+            "reopen_requested": rating["reopen_requested"],
             "satisfaction": Satisfaction,
             "rated": Satisfaction(case.satisfaction).label if case.satisfaction else "",
-            "rating_error": rating_error,
-            "rating_values": request.POST if rating_error else {},
+            "rating_errors": rating_errors,
+            "comment_limit": limits.NOTE,
+            "reopen_days": settings.CASES_REOPEN_DAYS,
+            "rating_values": request.POST if rating_errors else {},
         },
         status=status,
     )
 
 
-def rate_tip(request: HttpRequest, *, case, satisfaction: str, comment: str):
-    """The citizen's rating of their closed tip: the one place the pages
-    rate, through the workflow's ``case_rate`` as it stands (it takes the
-    rating of the tip's signed-in reporter)."""
-    return services.case_rate(
-        case=case, actor=request.user, satisfaction=satisfaction, comment=comment
-    )
+def rate_tip(*, token: str, satisfaction: str, comment: str):
+    """The citizen's rating of their closed tip by its tracking token, as
+    the tips API rates (``case_rate_by_token``): whoever holds the link."""
+    return services.case_rate_by_token(token=token, satisfaction=satisfaction, comment=comment)
+
+
+# The rating's refusals worded for the page, by field.
+RATING_WORDS = {
+    "comment": gettext_lazy(
+        "Say what is still wrong: a reason is needed when you are not satisfied."
+    ),
+}
+
+
+def _rating_errors(exc: DomainError, form) -> dict[str, str]:
+    """A refusal of the rating by the place it shows at: the choice, the
+    comment, or the top of the form (the time has passed, rated already)."""
+    field = exc.field if exc.field in ("satisfaction", "comment") else "rating"
+    if field == "comment" and not form.get("comment", "").strip():
+        return {field: str(RATING_WORDS["comment"])}
+    return {field: exc.message}
 
 
 def _tip_or_none(token: str):

@@ -9,6 +9,9 @@ The limits are in characters (Python ``len``), as PostgreSQL counts them.
 DESCRIPTION = 4000
 # The text a step of the workflow takes: a note, a reason, a message, a comment.
 NOTE = 2000
+# The department's reply to the reporter on reporting a case handled: public,
+# on the tracking page, so a few plain sentences.
+REPLY = 1000
 # Where the case is, in words, next to its point.
 ADDRESS = 255
 # Who reported it, when they say (hotline callers, citizens without an account).

@@ -7,15 +7,34 @@ import datetime as dt
 import functools
 import math
 
+from django.conf import settings
 from django.contrib.gis.measure import D
-from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet, Value
+from django.core.cache import cache
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from core.db import fetchone_prepared
 
 from .errors import CaseNotFound
-from .models import OPEN_STATUSES, Case, CaseDirective, CaseEvent, Category, CategoryAttribute
+from .models import (
+    OPEN_STATUSES,
+    Case,
+    CaseDirective,
+    CaseEvent,
+    Category,
+    CategoryAttribute,
+    Source,
+)
 from .policy import ACTIONS, TRANSITION_OF_ACTION, full_view_q, role_for, scope_of, visible_q
 from .publishing import event_message
 
@@ -210,6 +229,33 @@ def citizen_categories():
     )
 
 
+# The citizen's short list of categories: the most reported by citizens lately.
+CITIZEN_SHORTLIST_SIZE = 8
+CITIZEN_SHORTLIST_DAYS = 90
+
+
+def citizen_shortlist() -> list[str]:
+    """Codes of the citizen-visible categories citizens reported most in
+    the last ``CITIZEN_SHORTLIST_DAYS`` days, most first (ties by code), at
+    most ``CITIZEN_SHORTLIST_SIZE``: what a citizen most likely wants, at the
+    top of the form. Empty in a city with no citizens' reports yet."""
+
+    def counted() -> list[str]:
+        since = timezone.now() - dt.timedelta(days=CITIZEN_SHORTLIST_DAYS)
+        return list(
+            Category.objects.for_citizens()
+            .filter(cases__source=Source.CITIZEN, cases__created_at__gte=since)
+            .annotate(reports=Count("cases"))
+            .order_by("-reports", "code")
+            .values_list("code", flat=True)[:CITIZEN_SHORTLIST_SIZE]
+        )
+
+    seconds = settings.CASES_CITIZEN_SHORTLIST_SECONDS
+    if not seconds:
+        return counted()
+    return cache.get_or_set("cases:citizen-shortlist", counted, seconds)
+
+
 def tip_by_token(token: str) -> Case:
     """The case a tracking token names, with what its public view reads."""
     if not isinstance(token, str) or not 16 <= len(token) <= 43:
@@ -243,6 +289,18 @@ def public_timeline(case: Case) -> list[dict]:
         {"step": action, "label": str(_PUBLIC_STEPS[action]), "at": at}
         for action, at in events.values_list("action", "created_at")
     ]
+
+
+def public_reply(case: Case) -> str:
+    """The department's reply to the reporter: the public ``reply`` of its
+    latest report back (``case_report_back``), never the internal note."""
+    payload = (
+        case.events.filter(action="handled", payload__has_key="reply")
+        .order_by("-id")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    return payload["reply"] if payload else ""
 
 
 # Events in one page of a resync, by default (the API) and over a live connection.

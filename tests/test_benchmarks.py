@@ -234,3 +234,69 @@ def test_the_harness_takes_percentiles_and_lines_up_a_table():
 
     lines = harness.table((("phase", "<8"), ("req/s", ">7.1f")), [("create", 110.04)])
     assert lines == ["phase     req/s", "create    110.0"]
+
+
+def test_the_lighthouse_benchmark_runs_in_smoke_mode(smoke_env):
+    out = run_smoke("lighthouse", smoke_env)
+
+    # a real tip's tracking page, measured by Lighthouse through the server stack
+    row = next(line for line in out.splitlines() if line.startswith("/track/<token>/ "))
+    perf, a11y, best = (int(v) for v in row.split()[1:4])
+    assert all(0 <= score <= 100 for score in (perf, a11y, best)), row
+    assert float(row.split()[-1]) > 0, row  # its stylesheet and script were counted
+    assert re.search(r"^budgets: (all met|\d+ missed)$", out, re.MULTILINE)
+
+
+def lighthouse_report(perf=1.0, a11y=1.0, best=1.0, lcp=1200.0, js=30_000, css=5_000) -> dict:
+    """The parts of a Lighthouse report (its JSON) that the benchmark reads."""
+    audit = {"score": 1, "title": "fine"}
+    return {
+        "categories": {
+            "performance": {"score": perf, "auditRefs": []},
+            "accessibility": {"score": a11y, "auditRefs": [{"id": "color-contrast", "weight": 7}]},
+            "best-practices": {"score": best, "auditRefs": []},
+        },
+        "audits": {
+            "first-contentful-paint": {"numericValue": 900.0},
+            "largest-contentful-paint": {"numericValue": lcp},
+            "interactive": {"numericValue": lcp + 100},
+            "color-contrast": {**audit, "score": 0 if a11y < 1 else 1, "title": "Contrast"},
+            "network-requests": {
+                "details": {
+                    "items": [
+                        {"resourceType": "Document", "transferSize": 9_000},
+                        {"resourceType": "Script", "transferSize": js},
+                        {"resourceType": "Stylesheet", "transferSize": css},
+                        {"resourceType": "Image", "transferSize": 80_000},
+                    ]
+                }
+            },
+        },
+    }
+
+
+def test_lighthouse_figures_within_the_budgets_pass():
+    budgets = bench_module("_lighthouse_budgets")
+    result = budgets.judged("/report/", lighthouse_report(perf=0.9, a11y=0.95, best=0.95))
+
+    assert result.scores == {"performance": 90, "accessibility": 95, "best-practices": 95}
+    assert result.asset_bytes == 35_000  # scripts and styles only, as sent
+    assert result.missed == []
+    assert budgets.exit_status([result], smoke=False) == 0
+
+
+def test_each_missed_lighthouse_budget_is_named_and_fails_the_run():
+    budgets = bench_module("_lighthouse_budgets")
+    report = lighthouse_report(perf=0.89, a11y=0.94, best=0.9, lcp=2100.0, js=100_000, css=3_000)
+
+    result = budgets.judged("/report/", report)
+    elsewhere = budgets.judged("/track/<token>/", lighthouse_report(lcp=2100.0))
+
+    assert result.missed == [
+        "performance 89 < 90", "accessibility 94 < 95", "best-practices 90 < 95",
+        "JS+CSS 100.6 KB > 100 KB", "first visit (LCP) 2100 ms > 2000 ms",
+    ]  # fmt: skip
+    assert elsewhere.missed == []  # the first-visit budget is the report form's
+    assert budgets.failed_audits(report) == ["accessibility: color-contrast (Contrast)"]
+    assert budgets.exit_status([elsewhere, result], smoke=False) == 1
+    assert budgets.exit_status([elsewhere, result], smoke=True) == 0

@@ -450,7 +450,17 @@ class ExtensionRequestSerializer(ReasonSerializer):
 
 
 class ReportBackSerializer(VersionedSerializer):
-    note = serializers.CharField(max_length=limits.NOTE)
+    note = serializers.CharField(max_length=limits.NOTE, help_text=_("Internal: staff only."))
+    reply = serializers.CharField(
+        max_length=limits.REPLY,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_(
+            "Optional: the department's reply to the reporter, shown on the tip's "
+            "tracking page and in the tips API (the note is never shown there)."
+        ),
+    )
     photos = photo_list()
 
 

@@ -24,7 +24,7 @@ from .. import limits, services
 from ..models import AttachmentKind, Case, PendingRequest, Satisfaction, Source, Status
 from ..photo_access import attachment_url
 from ..photos import hints_for_upload
-from ..selectors import public_photos, public_timeline, tip_by_token
+from ..selectors import public_photos, public_reply, public_timeline, tip_by_token
 from .inputs import valid_input
 from .serializers import (
     CategoryCodeField,
@@ -181,6 +181,9 @@ class TipStatusSerializer(ModelSerializer):
     category = serializers.SerializerMethodField()
     location = serializers.SerializerMethodField()
     department = serializers.SerializerMethodField()
+    reply = serializers.SerializerMethodField(
+        help_text=_("The department's reply to the reporter on reporting it fixed; empty if none.")
+    )
     expected_at = serializers.SerializerMethodField()
     photos = serializers.SerializerMethodField()
     steps = serializers.SerializerMethodField()
@@ -190,7 +193,7 @@ class TipStatusSerializer(ModelSerializer):
         model = Case
         fields = [
             "number", "public_status", "public_status_display", "category", "description",
-            "address", "location", "department", "expected_at", "created_at", "updated_at",
+            "address", "location", "department", "reply", "expected_at", "created_at", "updated_at",
             "closed_at", "photos", "steps", "rating",
         ]  # fmt: skip
 
@@ -212,6 +215,9 @@ class TipStatusSerializer(ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_department(self, case) -> str | None:
         return case.department.name if case.department_id else None
+
+    def get_reply(self, case) -> str:
+        return public_reply(case)
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_expected_at(self, case):

@@ -49,7 +49,7 @@ from .inspection import (
     case_reopen,
 )
 from .oversight import case_comment, case_issue_directive
-from .reporting import _Submission, case_report
+from .reporting import _Submission, case_report, report_refusals
 from .verification import case_send_to_verify, case_verify
 
 __all__ = [
@@ -79,4 +79,5 @@ __all__ = [
     "case_return",
     "case_send_to_verify",
     "case_verify",
+    "report_refusals",
 ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
-from .. import deadlines
+from .. import deadlines, limits
 from ..errors import CaseInputError
 from ..models import Case
 from .steps import acting, prepare_photos, settle_directives, text
@@ -77,15 +77,19 @@ def case_report_back(
     actor,
     note: str,
     photos: Sequence[UploadedFile],
+    reply: str = "",
     expected_version: int | None = None,
 ) -> Case:
-    """Report the case handled (反馈), with at least one photo of the result."""
+    """Report the case handled (反馈), with at least one photo of the result.
+    The ``note`` is internal; the optional ``reply`` is the department's word
+    to the reporter, public on the tip's tracking page (``public_reply``)."""
     prepared = prepare_photos(photos, field="photos", required=True)
     with acting(case, actor, "report_back", expected_version) as step:
         note = text(note, "note", required=True)
+        reply = text(reply, "reply", required=False, limit=limits.REPLY)
         step.case.report_back()
         deadlines.stage_start(step.case, now=step.now)
         settle_directives(step.case, step.now)
-        step.payload = {"note": note}
+        step.payload = {"note": note, "reply": reply} if reply else {"note": note}
         step.photos = prepared
     return step.case

@@ -160,6 +160,41 @@ def case_report(
     return case
 
 
+def report_refusals(
+    *,
+    lng: float | None,
+    lat: float | None,
+    crs: CoordinateSystem | str,
+    photos: Sequence[UploadedFile] | None,
+    category: Category | None,
+    attributes: dict | None,
+) -> list[CaseInputError]:
+    """What ``case_report`` would refuse in a citizen's report of these
+    parts, all of them, collected rather than raised: the photos, the place
+    (given, or the photos' own) and the answers to the category's questions.
+    A form whose other fields were refused shows these beside them, so the
+    reporter corrects everything in one round. Nothing is stored. Parts not
+    known (refused by the form already) are given as None and not checked."""
+    refusals, prepared = [], None
+    if photos is not None:
+        try:
+            prepared = prepare_photos(photos, field="photos", required=False)
+        except CaseInputError as exc:
+            refusals.append(exc)
+    # Without a point, the place is the photos' own: known only with them.
+    if crs is not None and ((lng is not None and lat is not None) or prepared is not None):
+        try:
+            _place(lng, lat, crs, prepared or [])
+        except CaseInputError as exc:
+            refusals.append(exc)
+    if category is not None:
+        try:
+            clean_attributes(category, attributes or {})
+        except CaseInputError as exc:
+            refusals.append(exc)
+    return refusals
+
+
 def _checked_report(
     *, source, description, urgency, category, self_handled, attributes, media_url
 ) -> tuple[str, dict, str]:

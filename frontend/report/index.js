@@ -62,13 +62,16 @@ function start(form) {
     if (photoPoint) setPoint(photoPoint, form.dataset.photoFound);
   });
 
-  const category = form.elements.namedItem("category");
+  // The category is a set of radio buttons: the short list, then the rest.
   const showQuestions = () => {
+    const chosen = form.elements.namedItem("category").value;
     for (const set of form.querySelectorAll("[data-questions-for]")) {
-      set.classList.toggle("c-hidden", set.dataset.questionsFor !== category.value);
+      set.classList.toggle("c-hidden", set.dataset.questionsFor !== chosen);
     }
   };
-  category.addEventListener("change", showQuestions);
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "category") showQuestions();
+  });
   showQuestions();
 
   const submit = form.querySelector("button[type=submit]");

@@ -516,6 +516,9 @@ CASES_REOPEN_DAYS = env.int("CASES_REOPEN_DAYS", default=7)
 # Send every new citizen tip and hotline report to its grid's workers to verify
 # on site (核实) before registration. Off: the command centre sends the ones it doubts.
 CASES_VERIFY_TIPS = env.bool("CASES_VERIFY_TIPS", default=False)
+# The citizen's report form offers first the categories citizens reported most
+# in the last 90 days, counted again after this many seconds (0: every time).
+CASES_CITIZEN_SHORTLIST_SECONDS = env.int("CASES_CITIZEN_SHORTLIST_SECONDS", default=3600)
 # Share of a stage's limit after which its light turns yellow.
 CASES_YELLOW_SHARE = 0.8
 # Stage limits used when no rule in the database applies: (amount, unit).

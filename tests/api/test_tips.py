@@ -11,7 +11,7 @@ import secrets
 import pytest
 from rest_framework.test import APIClient
 
-from cases import services
+from cases import limits, services
 from cases.models import AttachmentKind, Case, CaseEvent, Category, Source, Status
 from tests.api.helpers import NOT_UTF8, Stored, client_for, error, raw_form, raw_multipart
 from tests.api.images import (
@@ -264,8 +264,8 @@ def test_tips_need_no_account_and_ignore_a_session(world):
 
 PUBLIC_FIELDS = {
     "number", "public_status", "public_status_display", "category", "description", "address",
-    "location", "department", "expected_at", "created_at", "updated_at", "closed_at", "photos",
-    "steps", "rating",
+    "location", "department", "reply", "expected_at", "created_at", "updated_at", "closed_at",
+    "photos", "steps", "rating",
 }  # fmt: skip
 
 
@@ -350,6 +350,53 @@ def test_the_status_of_a_tip_is_public_safe_as_it_moves_on(world):
     ]  # fmt: skip
     times = [s["at"] for s in body["steps"]]
     assert times == sorted(times)
+
+
+def tip_in_progress(world) -> Case:
+    case = tip_case()
+    services.case_register(case=case.pk, actor=world.dispatcher)
+    services.case_dispatch(case=case.pk, actor=world.dispatcher)
+    return services.case_acknowledge(case=case.pk, actor=world.handler)
+
+
+def report_back_by_api(world, case, **fields):
+    data = {"note": f"{SECRET} 内部说明", "photos": [jpeg()], **fields}
+    response = client_for(world.handler).post(
+        f"/api/v1/cases/{case.pk}/report-back/", data, format="multipart"
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_the_departments_reply_is_public_and_its_note_is_not(world):
+    case = tip_in_progress(world)
+
+    report_back_by_api(world, case, reply="井盖已更换，感谢您的反映。")
+
+    body = assert_public_safe(status_of(case.tracking_token), world)
+    assert body["public_status"] == "fixed"
+    assert body["reply"] == "井盖已更换，感谢您的反映。"
+
+
+def test_without_a_reply_the_status_has_none_and_no_note(world):
+    case = tip_in_progress(world)
+
+    report_back_by_api(world, case)
+
+    body = assert_public_safe(status_of(case.tracking_token), world)
+    assert body["reply"] == ""
+
+
+def test_a_reply_over_its_limit_is_refused_and_nothing_changes(world):
+    case = tip_in_progress(world)
+
+    response = client_for(world.handler).post(
+        f"/api/v1/cases/{case.pk}/report-back/",
+        {"note": "ok", "photos": [jpeg()], "reply": "好" * (limits.REPLY + 1)},
+        format="multipart",
+    )
+    assert error(response, 400, "invalid")["fields"].keys() == {"reply"}
+    case.refresh_from_db()
+    assert case.status == Status.IN_PROGRESS
 
 
 def test_a_tip_not_taken_up_says_so_without_the_reason(world):

@@ -6,17 +6,27 @@ idempotency; /report/sent/<token>/ gives the tracking link and QR code;
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cases import services
-from cases.models import Case, CaseAttachment, CategoryAttribute, Source, Status
+from cases.models import (
+    Case,
+    CaseAttachment,
+    Category,
+    CategoryAttribute,
+    PendingRequest,
+    Source,
+    Status,
+)
 from tests.api.helpers import random_ip
 from tests.api.images import GPS_IN_G1, GPS_OUTSIDE, phone_photo, plain_jpeg
-from tests.cases.conftest import IN_G1, case_in
+from tests.cases.conftest import IN_G1, case_in, report
 from tests.cases.untranslated import english_words
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +81,50 @@ def test_the_form_lists_citizen_categories_and_the_city_outline(world):
     # No inline script: only the outline's JSON, which is not run.
     scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     assert scripts == ['<script id="city-outline" type="application/json">']
+
+
+def category_codes(html: str) -> list[str]:
+    return re.findall(r'name="category" value="([^"]*)"', html)
+
+
+def test_the_categories_citizens_report_most_come_first_and_the_rest_behind_a_link(world):
+    a, b, c, older, staff = (
+        Category.objects.for_citizens().exclude(attributes__required=True).order_by("code")[:5]
+    )
+    for category, n, source in ((b, 2, Source.CITIZEN), (a, 1, Source.CITIZEN),
+                                (c, 2, Source.CITIZEN), (older, 3, Source.CITIZEN),
+                                (staff, 3, Source.GRID_WORKER)):  # fmt: skip
+        for _ in range(n):
+            reporter = None if source == Source.CITIZEN else world.grid_worker
+            report(world, reporter=reporter, source=source, category=category)
+    Case.objects.filter(category=older).update(created_at=timezone.now() - timedelta(days=91))
+
+    html = Client().get(REPORT, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    short, others = html.split('id="other-categories"')
+    # most reported first, ties by code; then "not sure"; the rest behind "other categories"
+    assert category_codes(short) == [b.code, c.code, a.code, ""]
+    assert '<details class="c-more" id="other-categories">' in html  # closed
+    assert {older.code, staff.code} <= set(category_codes(others))
+    assert len(category_codes(html)) == Category.objects.for_citizens().count() + 1
+    assert 'value="" checked' in short
+
+
+def test_a_category_chosen_from_the_others_keeps_them_open_after_an_error(world):
+    a, rest = (
+        Category.objects.for_citizens().exclude(attributes__required=True).order_by("code")[:2]
+    )
+    report(world, reporter=None, source=Source.CITIZEN, category=a)
+    response = post(form(category=rest.code, description=""), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<details class="c-more" id="other-categories" open>' in html
+    assert f'value="{rest.code}" checked' in html
+
+
+def test_without_citizens_reports_every_category_is_shown_open(world):
+    html = Client().get(REPORT, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<details class="c-more" id="other-categories" open>' in html
+    assert "All categories" in html and category_codes(html)[0] == ""
 
 
 def test_a_category_citizens_may_not_choose_is_not_offered(world):
@@ -158,13 +212,57 @@ def test_a_required_question_of_the_chosen_category(world):
 
     response = post(form())
     assert response.status_code == 400
-    assert "depth" in field_error(response, "attributes")
+    assert "Answer this question: How deep?" in field_error(response, "attributes")
     assert not Case.objects.exists()
 
     # An answer to another category's question is not sent with this one.
     response = post(form(**{"attributes.BJ0101.depth": "半米", "attributes.BJ0102.x": "1"}))
     assert response.status_code == 302
     assert Case.objects.get().attributes == {"depth": "半米"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "place", "words"),
+    [
+        ({"lng": "", "lat": ""}, "location", "use your location, tap the map"),
+        ({"lng": str(GPS_OUTSIDE[0]), "lat": str(GPS_OUTSIDE[1])}, "location", "outside the city"),
+        ({"photos": [plain_jpeg(), not_a_photo()]}, "photos", "photo"),
+    ],
+)
+def test_the_services_refusals_come_with_the_forms_in_one_round(world, fields, place, words):
+    # The description is refused by the form's serializer, the rest by the
+    # service: both are said at once.
+    response = post(form(description="", phone="call me", **fields), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert "blank" in field_error(response, "description").lower()
+    assert "phone number" in field_error(response, "phone").lower()
+    assert words in field_error(response, place).lower()
+    assert not Case.objects.exists() and not CaseAttachment.objects.exists()
+
+
+def test_a_required_answer_is_asked_with_the_forms_refusals(world):
+    CategoryAttribute.objects.create(
+        category=world.category, code="depth", description="多深?", description_en="How deep?",
+        datatype="string", required=True,
+    )  # fmt: skip
+    response = post(form(description="", lng="", lat=""), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert "Answer this question: How deep?" in field_error(response, "attributes")
+    assert "use your location" in field_error(response, "location").lower()
+    assert field_error(response, "description")
+
+
+def test_the_script_gets_every_refusal_at_once(world):
+    response = post(form(description="", lng="", lat=""), HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"description", "location"}
+
+
+def test_a_point_the_form_refused_is_not_judged_again(world):
+    # lng without lat: one message on the map, not a second "where is it?".
+    response = post(form(description="", lat=""), HTTP_ACCEPT_LANGUAGE="en")
+    assert field_error(response, "location").lower().count("both") == 1
+    assert "use your location" not in field_error(response, "location").lower()
 
 
 def test_the_values_typed_stay_in_the_form_after_an_error(world):
@@ -217,7 +315,9 @@ def test_the_script_gets_the_errors_by_form_field(world):
     assert response.status_code == 400
     body = response.json()["error"]
     assert body["code"] == "invalid"
-    assert set(body["fields"]) == {"description"}  # the serializer's check comes first
+    # the serializer's refusal and the service's, together
+    assert set(body["fields"]) == {"description", "location"}
+    assert "outside the city" in body["fields"]["location"][0]
     response = post(form(lng=str(GPS_OUTSIDE[0]), lat=str(GPS_OUTSIDE[1])),
                     HTTP_ACCEPT="application/json")  # fmt: skip
     assert list(response.json()["error"]["fields"]) == ["location"]
@@ -300,40 +400,98 @@ def test_an_unknown_token_gets_a_friendly_page(world, token):
         assert "We cannot find this report" in response.content.decode()
 
 
-def closed_tip_of_a_signed_in_citizen(world):
-    """A closed tip, its tracking page, and a browser signed in as its reporter."""
-    citizen = world.users["citizen"]
-    case = case_in(world, Status.CLOSED, reporter=citizen, source=Source.CITIZEN)
-    client = Client()
-    client.force_login(citizen)
-    return case, f"/track/{case.tracking_token}/", client
+def closed_tip(world):
+    """A closed citizen's tip and its tracking page."""
+    case = case_in(world, Status.CLOSED, source=Source.CITIZEN)
+    return case, f"/track/{case.tracking_token}/"
 
 
-def test_the_reporter_rates_a_closed_tip_on_its_page(world):
-    case, page, client = closed_tip_of_a_signed_in_citizen(world)
-    assert 'id="rating-form"' in client.get(page).content.decode()
-
-    response = client.post(page, {"satisfaction": "basically_satisfied", "comment": "还行"})
-    assert response.status_code == 302
+def rated(case, page: str, **fields) -> str:
+    """Rate on the page without an account; the page after, in English."""
+    response = Client().post(page, fields)
+    assert response.status_code == 302, response.content
     case.refresh_from_db()
+    return Client().get(page, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def refused(case, page: str, status: int, **fields):
+    """A rating the page refuses with ``status``: nothing is stored."""
+    response = Client().post(page, fields, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == status, response.content
+    case.refresh_from_db()
+    assert case.satisfaction == ""
+    return response
+
+
+def test_whoever_holds_the_link_rates_a_closed_tip_without_an_account(world):
+    case, page = closed_tip(world)
+    assert 'id="rating-form"' in Client().get(page).content.decode()
+
+    html = rated(case, page, satisfaction="basically_satisfied", comment="还行")
     assert case.satisfaction == "basically_satisfied"
-    html = client.get(page, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert case.pending_request != PendingRequest.REOPEN
     assert 'id="rating-form"' not in html and "Basically satisfied" in html
+    assert 'id="reopen-requested"' not in html
+
+
+def test_not_satisfied_needs_a_reason_and_asks_the_command_centre_to_reopen(world):
+    case, page = closed_tip(world)
+    response = refused(case, page, 400, satisfaction="unsatisfied")
+    assert "a reason is needed when you are not satisfied" in field_error(response, "comment")
+    assert 'value="unsatisfied" checked' in response.content.decode()
+
+    html = rated(case, page, satisfaction="unsatisfied", comment="井盖还是松的")
+    assert case.satisfaction == "unsatisfied" and case.pending_request == PendingRequest.REOPEN
+    assert "The command centre has been asked to reopen your report." in html
+    assert 'id="rating-form"' not in html
 
 
 def test_a_rating_refused_by_the_workflow_is_shown_and_not_stored(world):
-    case, page, client = closed_tip_of_a_signed_in_citizen(world)
-    response = client.post(page, {"satisfaction": "delighted"}, HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 400
+    case, page = closed_tip(world)
+    response = refused(case, page, 400, satisfaction="delighted")
     assert "Rate the outcome as one of" in field_error(response, "satisfaction")
-    # Someone else holding the link may not rate it (as the workflow stands).
-    response = Client().post(page, {"satisfaction": "satisfied"}, HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 403
-    assert (
-        field_error(response, "satisfaction") == "Only the person who sent this report can rate it."
+
+
+def test_after_the_rating_window_the_form_is_gone_with_the_reason(world, settings):
+    case, page = closed_tip(world)
+    Case.objects.filter(pk=case.pk).update(
+        closed_at=timezone.now() - timedelta(days=settings.CASES_REOPEN_DAYS, hours=1)
     )
-    case.refresh_from_db()
-    assert case.satisfaction == ""
+    html = Client().get(page, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="rating-form"' not in html
+    assert (
+        f"can no longer be rated: a report is rated within {settings.CASES_REOPEN_DAYS} days"
+        in html
+    )
+    # A form kept open from before is refused, said at the top of the form.
+    response = refused(case, page, 409, satisfaction="satisfied")
+    assert "time allowed for rating" in field_error(response, "rating")
+
+
+def test_a_tip_still_open_has_no_rating_form_and_no_sentence_about_it(world):
+    case = case_in(world, Status.IN_PROGRESS, source=Source.CITIZEN)
+    html = Client().get(f"/track/{case.tracking_token}/").content.decode()
+    assert 'id="rating-form"' not in html and 'id="rating-over"' not in html
+
+
+def handled_with(world, attributes=None, **report_back):
+    case = case_in(world, Status.IN_PROGRESS, source=Source.CITIZEN, attributes=attributes)
+    return services.case_report_back(
+        case=case, actor=world.handler, photos=[plain_jpeg()], **report_back
+    )
+
+
+def test_the_departments_reply_shows_and_its_internal_note_never(world):
+    case = handled_with(world, note=SECRET, reply="井盖已更换，感谢您的反映。")
+    html = Client().get(f"/track/{case.tracking_token}/").content.decode()
+    assert 'id="reply"' in html and "井盖已更换，感谢您的反映。" in html
+    assert SECRET not in html
+
+
+def test_without_a_reply_the_page_shows_no_reply_and_no_note(world):
+    case = handled_with(world, note=SECRET)
+    html = Client().get(f"/track/{case.tracking_token}/").content.decode()
+    assert 'id="reply"' not in html and SECRET not in html
 
 
 # --- Chinese, and nothing left in English ---------------------------------------------
@@ -358,8 +516,25 @@ def test_each_page_in_chinese_has_no_english_left(world):
     )
     pages["closed"] = Client().get(f"/track/{closed.tracking_token}/", **zh)
     pages["refused rating"] = Client().post(
-        f"/track/{closed.tracking_token}/", {"satisfaction": "satisfied"}, **zh
+        f"/track/{closed.tracking_token}/", {"satisfaction": "unsatisfied"}, **zh
     )
+    Client().post(
+        f"/track/{closed.tracking_token}/", {"satisfaction": "unsatisfied", "comment": "没修好"}
+    )
+    pages["reopen asked"] = Client().get(f"/track/{closed.tracking_token}/", **zh)
+    late = case_in(world, Status.CLOSED, source=Source.CITIZEN, attributes={"depth": "deep"})
+    Case.objects.filter(pk=late.pk).update(closed_at=timezone.now() - timedelta(days=30))
+    pages["rating over"] = Client().get(f"/track/{late.tracking_token}/", **zh)
+    replied = handled_with(world, note="内部", reply="已修复", attributes={"depth": "deep"})
+    pages["reply"] = Client().get(f"/track/{replied.tracking_token}/", **zh)
+    markers = {
+        "reopen asked": "reopen-requested",
+        "rating over": "rating-over",
+        "reply": 'id="reply"',
+        "refused rating": "选择“不满意”时需要填写理由",
+    }
+    for name, marker in markers.items():
+        assert marker in pages[name].content.decode(), name
     for name, response in pages.items():
         html = response.content.decode()
         assert '<html lang="zh-hans">' in html, name

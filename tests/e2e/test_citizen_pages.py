@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from cases.models import Case, CaseAttachment, CategoryAttribute, Source, Status
+from cases import services
+from cases.models import (
+    Case,
+    CaseAttachment,
+    CategoryAttribute,
+    PendingRequest,
+    Source,
+    Status,
+)
 from tests.api.images import GPS_IN_G1, GPS_OUTSIDE, encode, phone_photo, two_tone
-from tests.cases.conftest import IN_G1, case_in, world  # noqa: F401 - the small working city
+from tests.cases.conftest import IN_G1, case_in, jpeg, world  # noqa: F401 - the small working city
 from tests.cases.untranslated import english_words
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -85,7 +95,7 @@ def test_a_citizen_reports_with_a_photo_and_gps_and_follows_the_link(city, phone
     page.click("#use-gps")
     expect(page.locator("#lng")).to_have_value(f"{IN_G1[0]:.6f}")
     expect(page.locator(".leaflet-interactive").first).to_be_visible()
-    page.select_option("#category", "BJ0101")
+    page.check('input[name=category][value="BJ0101"]')
     page.fill("#description", "小区门口井盖缺失")
     page.fill("#phone", "13912345678")
     if lang == "zh":
@@ -191,11 +201,11 @@ def test_a_missing_answer_to_a_required_question_is_refused(city, phone, browser
     page.goto("/report/")
     question = page.locator('[data-questions-for="BJ0101"]')
     expect(question).to_be_hidden()
-    page.select_option("#category", "BJ0101")
+    page.check('input[name=category][value="BJ0101"]')
     expect(question).to_be_visible()
     page.click("#use-gps")
     page.fill("#description", "井盖缺失")
-    sent_and_refused(page, browser_errors, "attributes", "depth")
+    sent_and_refused(page, browser_errors, "attributes", "Answer this question: How deep?")
 
     page.fill("#q-BJ0101-depth", "half a metre")
     page.click("#report-form button[type=submit]")
@@ -241,35 +251,62 @@ def test_an_unknown_tracking_link_gets_a_friendly_page(city, phone, browser_erro
     screenshot(page, "unknown-zh")
 
 
-def test_the_reporter_rates_the_tip_after_closure(city, signed_in, phone, off_loop, browser_errors):
-    citizen = city.users["citizen"]
-    case = off_loop(case_in, city, Status.CLOSED, reporter=citizen, source=Source.CITIZEN)
+def closed_with_a_reply(city, reply: str):
+    """A citizen's tip handled with the department's reply, then closed on site."""
+    case = case_in(city, Status.IN_PROGRESS, source=Source.CITIZEN)
+    services.case_report_back(
+        case=case, actor=city.handler, note="SECRET-internal", reply=reply,
+        photos=[jpeg()],
+    )  # fmt: skip
+    return services.case_inspect(case=case, actor=city.grid_worker, passed=True)
+
+
+def test_the_citizen_rates_the_tip_after_closure_without_an_account(
+    city, phone, off_loop, browser_errors
+):
+    case = off_loop(closed_with_a_reply, city, "井盖已更换，感谢您的反映。")
     track = f"/track/{case.tracking_token}/"
     # The result photo was stored by this process, in a media folder the
     # servers (with temporary folders of their own) do not read.
     browser_errors.allow(r"status of 404 .*/api/v1/photos/")
+    browser_errors.allow(r"status of 400")
 
-    # Someone else with the link sees the form; the workflow takes the
-    # rating of the tip's reporter only, for now, and the page says so.
-    browser_errors.allow(r"status of 403")
     page = phone("zh")
     page.goto(track)
+    expect(page.locator("#reply")).to_have_text("井盖已更换，感谢您的反映。")
+    assert "SECRET-internal" not in page.content()
+    # Not satisfied needs a reason: said next to the comment, the choice kept.
     page.check('input[value="unsatisfied"]')
     page.click("#rating-form button[type=submit]")
-    expect(page.locator('[data-error-for="satisfaction"]')).to_have_text(
-        "只有提交此问题的人才能评价。"
+    expect(page.locator('[data-error-for="comment"]')).to_have_text(
+        "请说明还有什么问题：选择“不满意”时需要填写理由。"
     )
+    expect(page.locator('input[value="unsatisfied"]')).to_be_checked()
     assert_chinese(page)
 
-    page = signed_in(citizen).new_page()
-    page.set_viewport_size(PHONE)
-    page.goto(track)
-    expect(page.locator("#timeline")).to_contain_text("Checked on site and closed")
-    page.check('input[value="basically_satisfied"]')
-    page.fill("#comment", "还可以")
+    page.fill("#comment", "井盖还是松的")
     page.click("#rating-form button[type=submit]")
-    expect(page.locator("#rated")).to_have_text("Basically satisfied")
+    expect(page.locator("#rated")).to_have_text("不满意")
+    expect(page.locator("#reopen-requested")).to_be_visible()
     expect(page.locator("#rating-form")).to_have_count(0)
+    assert_chinese(page)
+    screenshot(page, "track-reopen-asked-zh")
     case.refresh_from_db()
-    assert case.satisfaction == "basically_satisfied"
-    screenshot(page, "track-rated-en")
+    assert case.satisfaction == "unsatisfied" and case.pending_request == PendingRequest.REOPEN
+
+
+def test_after_the_rating_window_the_page_says_why_there_is_no_form(
+    city, phone, off_loop, browser_errors, settings
+):
+    case = off_loop(case_in, city, Status.CLOSED, source=Source.CITIZEN)
+    days = settings.CASES_REOPEN_DAYS
+    off_loop(
+        lambda: Case.objects.filter(pk=case.pk).update(
+            closed_at=timezone.now() - timedelta(days=days + 1)
+        )
+    )
+    browser_errors.allow(r"status of 404 .*/api/v1/photos/")
+    page = phone("en")
+    page.goto(f"/track/{case.tracking_token}/")
+    expect(page.locator("#rating-over")).to_contain_text(f"rated within {days} days")
+    expect(page.locator("#rating-form")).to_have_count(0)
