@@ -80,9 +80,9 @@ def report(request: HttpRequest) -> HttpResponse:
             return _rate_limited(request, wait, wants_json)
         values = request.POST
         try:
-            case = file_tip(request, _checked_form(request))
+            case = file_tip(request, checked_form(request))
         except DomainError as exc:
-            errors, status = _placed(exc), exc.status
+            errors, status = placed_errors(exc), exc.status
             if wants_json:
                 first = next(iter(errors.values()))[0]
                 return JsonResponse(error_body(exc.code, first, errors), status=status)
@@ -98,7 +98,7 @@ def report(request: HttpRequest) -> HttpResponse:
         "citizen/report.html",
         {
             "site_title": SITE_TITLE,
-            "categories": _categories(),
+            "categories": category_choices(citizen_categories()),
             "values": values,
             "errors": errors,
             "client_uuid": values.get("client_uuid") or secrets.token_urlsafe(16),
@@ -112,7 +112,7 @@ def report(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _placed(exc: DomainError) -> dict[str, list[str]]:
+def placed_errors(exc: DomainError) -> dict[str, list[str]]:
     """A refusal's messages by the place on the form they show at."""
     errors = exc.fields or {"form": [exc.message]}
     if exc.code in PAGE_WORDS:
@@ -135,9 +135,10 @@ class FormInputError(DomainError):
         return self.field_errors
 
 
-def _checked_form(request: HttpRequest) -> dict:
-    """The form read by the tips API's serializer. The questions of every
-    category are on the page; only the chosen category's answers are sent."""
+def checked_form(request: HttpRequest, serializer_class=TipCreateSerializer) -> dict:
+    """The form read by the API's serializer (the tips API's, unless another
+    is named). The questions of every category are on the page; only the
+    chosen category's answers are sent."""
     category = request.POST.get("category", "")
     data = form_data(request.POST, request.FILES, answers_prefix=f"attributes.{category}.")
     # Left empty: no choice, no point, no file chosen (browsers send an empty
@@ -145,13 +146,15 @@ def _checked_form(request: HttpRequest) -> dict:
     for optional in ("category", "lng", "lat", "photos"):
         if data.get(optional) in ("", None):
             data.pop(optional, None)
-    serializer = TipCreateSerializer(data=data)
+    serializer = serializer_class(data=data)
     if not serializer.is_valid():
         raise FormInputError(field_messages(serializer.errors))
     return serializer.validated_data
 
 
-def _categories() -> list[dict]:
+def category_choices(categories) -> list[dict]:
+    """Categories as a report form offers them: name and class in the page's
+    language, with the questions the category asks."""
     english = translation.get_language() == "en"
     return [
         {
@@ -171,7 +174,7 @@ def _categories() -> list[dict]:
                 if q.variable
             ],
         }
-        for c in citizen_categories()
+        for c in categories
     ]
 
 

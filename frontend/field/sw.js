@@ -1,0 +1,32 @@
+// The field app's service worker (served from /field/sw.js, scope /field/).
+// Pages: network first, the cached copy when there is no signal (each page
+// carries the worker's grid boundaries and the categories). Scripts, styles
+// and the icons: from the cache, refreshed behind. The API is never cached,
+// and report posts are never replayed here: the page's queue (queue.js)
+// sends them with their Idempotency-Key.
+import { clientsClaim } from "workbox-core";
+import { registerRoute } from "workbox-routing";
+import { NetworkFirst, StaleWhileRevalidate } from "workbox-strategies";
+import { warmStrategyCache } from "workbox-recipes";
+
+const shell = self.FIELD_SHELL || { pages: [], assets: [] };
+const pages = new NetworkFirst({ cacheName: "field-pages", networkTimeoutSeconds: 5 });
+const assets = new StaleWhileRevalidate({ cacheName: "field-assets" });
+
+self.skipWaiting();
+clientsClaim();
+
+registerRoute(
+  ({ request, url }) => request.mode === "navigate" && url.pathname.startsWith("/field/"),
+  pages,
+);
+registerRoute(
+  ({ url }) =>
+    shell.assets.includes(url.pathname) ||
+    url.pathname.startsWith("/static/build/") ||
+    url.pathname.startsWith("/field/icons/") ||
+    url.pathname === "/field/manifest.webmanifest",
+  assets,
+);
+warmStrategyCache({ urls: shell.pages, strategy: pages });
+warmStrategyCache({ urls: shell.assets, strategy: assets });
