@@ -127,11 +127,11 @@ def report(request: HttpRequest) -> HttpResponse:
                 return JsonResponse(error_body(exc.code, first, errors), status=status)
         else:
             said = _("Case %(number)s was filed.") % {"number": case.number}
+            messages.success(request, said)  # on the next page, whoever sent it
             if wants_json(request):
                 body = {"next": reverse("field:home"), "id": case.pk, "number": case.number,
                         "message": said}  # fmt: skip
                 return JsonResponse(body, status=200 if case.replayed else 201)
-            messages.success(request, said)
             return redirect("field:home")
     categories = list(report_categories(citizens=False))
     choices = category_choices(categories)

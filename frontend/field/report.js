@@ -27,16 +27,31 @@ export function startReport(form, outbox) {
     pin({ lng: x, lat: y });
     status.textContent = message;
     const asked = ++lookup;
-    try {
-      const response = await fetch(`${said.locateUrl}?lng=${lng.value}&lat=${lat.value}`, {
-        headers: { Accept: "application/json" }, credentials: "same-origin",
-      });
+    gridLine.textContent = "";
+    gridLine.classList.remove("outside");
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let response;
+      try {
+        response = await fetch(`${said.locateUrl}?lng=${lng.value}&lat=${lat.value}`, {
+          headers: { Accept: "application/json" }, credentials: "same-origin",
+        });
+      } catch {
+        return; // no signal: the server places the report when it goes
+      }
       if (asked !== lookup) return;
-      const answer = await response.json();
-      gridLine.classList.toggle("outside", !response.ok);
-      gridLine.textContent = response.ok ? `${said.inGrid}: ${answer.grid.name} (${answer.grid.code})` : said.outside;
-    } catch {
-      gridLine.textContent = ""; // no signal: the server places it when the report goes
+      if (response.ok) {
+        const { grid } = await response.json();
+        gridLine.textContent = `${said.inGrid}: ${grid.name} (${grid.code})`;
+        return;
+      }
+      if (response.status === 404) {
+        gridLine.classList.add("outside");
+        gridLine.textContent = said.outside;
+        return;
+      }
+      // Busy (503) or another passing failure: ask again shortly.
+      const wait = Number(response.headers.get("Retry-After")) || 1;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 5) * 1000));
     }
   }
 

@@ -10,7 +10,13 @@ import { NetworkFirst, StaleWhileRevalidate } from "workbox-strategies";
 import { warmStrategyCache } from "workbox-recipes";
 
 const shell = self.FIELD_SHELL || { pages: [], assets: [] };
-const pages = new NetworkFirst({ cacheName: "field-pages", networkTimeoutSeconds: 5 });
+// Pages vary by cookie and language; on this phone there is one worker, and a
+// navigation's headers differ from the warm-up's: matched without Vary.
+const pages = new NetworkFirst({
+  cacheName: "field-pages",
+  networkTimeoutSeconds: 5,
+  matchOptions: { ignoreVary: true },
+});
 const assets = new StaleWhileRevalidate({ cacheName: "field-assets" });
 
 self.skipWaiting();
