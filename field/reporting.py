@@ -39,6 +39,10 @@ from .categories import search_text
 
 # Open cases drawn on the home map, newest first: a grid has tens at most.
 MAP_CASES = 300
+# The serializer's refusal of a category code, in the worker's words.
+CATEGORY_REFUSED = gettext_lazy(
+    "This category is not in use any more. Choose another one from the list."
+)
 TASK_TITLES = {
     "verify": gettext_lazy("To verify on site (核实)"),
     "inspect": gettext_lazy("To inspect (核查)"),
@@ -122,6 +126,8 @@ def report(request: HttpRequest) -> HttpResponse:
             case = file_report(request, data)
         except DomainError as exc:
             errors, status = placed_errors(exc), exc.status
+            if "category" in errors:  # a code no longer in use (retired) or unknown
+                errors["category"] = [str(CATEGORY_REFUSED)]
             if wants_json(request):
                 first = next(iter(errors.values()))[0]
                 return JsonResponse(error_body(exc.code, first, errors), status=status)

@@ -14,6 +14,7 @@ export function startOutbox(section) {
     if (!section) return;
     const reports = await queue.all();
     section.classList.toggle("c-hidden", reports.length === 0);
+    if (!reports.some((report) => report.state === "waiting")) notice("");
     list.replaceChildren(...reports.map(item));
   }
 
@@ -26,7 +27,7 @@ export function startOutbox(section) {
     state.textContent =
       report.state === "refused" ? `${said.refused} ${report.error.message}` : said.waiting;
     const what = document.createElement("span");
-    what.textContent = `${report.summary} · ${report.photos.length} ${said.photos}`;
+    what.textContent = `${report.summary} · ${said.photos}: ${report.photos.length}`;
     li.append(state, what);
     if (report.state === "refused") {
       const fix = document.createElement("button");
@@ -74,8 +75,17 @@ export function startOutbox(section) {
   setInterval(sendAll, RETRY_MS);
   render().then(sendAll);
 
+  // A line over the list: why a report just made is waiting there.
+  function notice(text) {
+    const line = section && section.querySelector("#queued-notice");
+    if (!line) return;
+    line.textContent = text;
+    line.classList.toggle("c-hidden", !text);
+  }
+
   return {
     render,
+    notice,
     sendAll,
     async add(report) {
       await queue.put({ ...report, state: "waiting", queuedAt: Date.now() });

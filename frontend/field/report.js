@@ -193,10 +193,13 @@ export function startReport(form, outbox) {
       outbox.render();
       showErrors(form, outcome.error);
     } else {
-      showErrors(form, { message: said.queued });
+      outbox.notice(said.queued);
+      const here = [lng.value, lat.value]; // the next report is likely near
       form.reset();
+      [lng.value, lat.value] = here;
       chosen = [];
       showPhotos();
+      showQuestions();
     }
     key.value = crypto.randomUUID();
     submit.disabled = false;

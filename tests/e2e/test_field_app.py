@@ -119,6 +119,25 @@ def test_a_worker_files_a_case_with_two_photos_in_three_taps(worker_phone, lang)
     screenshot(page, f"home-after-report-{lang}")
 
 
+def test_a_category_is_found_by_pinyin_initials_and_photos_may_stay_full_size(worker_phone):
+    page = worker_phone()
+    page.goto("/field/report/")
+    located(page)
+    page.fill("#category-search", "ysjg")  # 雨水井盖
+    visible = page.locator(".f-category:visible")
+    expect(visible).to_have_count(1)
+    expect(visible).to_contain_text("Storm drain manhole cover")
+    visible.locator("input").check()
+    page.set_input_files("#photos", [photo_file()])
+    page.check("#keep-original")
+    page.fill("#description", "雨水井盖松动")
+    page.click("#report-form button[type=submit]")
+    page.wait_for_url("**/field/")
+    case = Case.objects.get()
+    assert case.category.name == "雨水井盖"
+    assert [(a.width, a.height) for a in case.attachments.all()] == [(3000, 2000)]
+
+
 def fill_report(page) -> None:
     page.set_input_files("#photos", [photo_file(size=(1200, 900))])
     page.locator('input[name=category][value="BJ0101"]').check()
@@ -137,7 +156,8 @@ def test_a_report_made_offline_waits_on_the_phone_and_is_filed_once(worker_phone
     page.click("#report-form button[type=submit]")
     expect(page.locator("#outbox li")).to_have_count(1)
     expect(page.locator("#outbox li")).to_contain_text("Waiting to send")
-    expect(page.locator("[data-error-for=form]")).to_contain_text("kept on this phone")
+    expect(page.locator("#queued-notice")).to_contain_text("kept on this phone")
+    expect(page.locator("#error-summary")).to_be_hidden()
     assert not Case.objects.exists()
 
     # Closed and opened again without signal: the page from the service
@@ -177,7 +197,7 @@ def test_a_queued_report_the_server_refuses_shows_why_and_is_fixed(
     page.context.set_offline(False)
     refused = page.locator("#outbox li.refused")
     expect(refused).to_contain_text("Not accepted")
-    expect(refused).to_contain_text("BJ0101")
+    expect(refused).to_contain_text("not in use any more")
     screenshot(page, "report-refused-en")
     assert not Case.objects.exists()
 

@@ -169,7 +169,9 @@ def test_a_retired_category_is_refused_next_to_the_field(world):
     client = signed_in(world.grid_worker, "en")
     response = client.post(REPORT, form(), HTTP_ACCEPT="application/json")
     assert response.status_code == 400
-    assert "category" in response.json()["error"]["fields"]
+    assert response.json()["error"]["fields"]["category"] == [
+        "This category is not in use any more. Choose another one from the list."
+    ]
     page = client.post(REPORT, form())
     assert page.status_code == 400
     assert re.search(r'data-error-for="category">[^<]+<', page.content.decode())
