@@ -179,6 +179,42 @@ def test_a_report_made_offline_waits_on_the_phone_and_is_filed_once(worker_phone
     assert Case.objects.get().attachments.count() == 1
 
 
+def test_a_report_whose_answer_is_lost_is_sent_again_and_filed_once(worker_phone):
+    """The server files the report but the answer never reaches the phone
+    (the signal drops on the way back): the phone sends it again with the
+    same Idempotency-Key, and the server answers with the case it filed."""
+    page = worker_phone()
+    page.goto("/field/report/")
+    located(page)
+    page.evaluate(LOSE_THE_FIRST_ANSWER)
+    fill_report(page)
+    page.click("#report-form button[type=submit]")
+    expect(page.locator("#queued-notice")).to_contain_text("kept on this phone")
+    expect(page.locator("#outbox li")).to_contain_text("Waiting to send")
+    assert Case.objects.count() == 1  # filed, though the phone does not know
+
+    page.goto("/field/")  # a page load sends what waits
+    expect(page.locator("#outbox")).to_be_hidden(timeout=15000)
+    assert Case.objects.count() == 1
+    expect(page.locator(".f-flash")).to_contain_text(Case.objects.get().number)
+
+
+# The page's fetch hears nothing back from its first report, which the server
+# receives and answers all the same.
+LOSE_THE_FIRST_ANSWER = """() => {
+  const real = window.fetch;
+  let lost = false;
+  window.fetch = async (url, init) => {
+    const response = await real(url, init);
+    if (!lost && init && init.method === "POST" && String(url).includes("/field/report/")) {
+      lost = true;
+      throw new TypeError("the answer was lost");
+    }
+    return response;
+  };
+}"""
+
+
 def test_a_queued_report_the_server_refuses_shows_why_and_is_fixed(
     worker_phone, browser_errors, city
 ):
