@@ -164,6 +164,9 @@ export function startReport(form, outbox) {
 
   const submit = form.querySelector("button[type=submit]");
   const key = form.elements.namedItem("client_uuid");
+  // A key of this page's own: the page may come from the service worker's
+  // cache, with the key of a report sent from it before.
+  key.value = newKey();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     submit.disabled = true;
@@ -201,7 +204,12 @@ export function startReport(form, outbox) {
       showPhotos();
       showQuestions();
     }
-    key.value = crypto.randomUUID();
+    key.value = newKey();
     submit.disabled = false;
   });
+}
+
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

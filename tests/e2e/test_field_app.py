@@ -101,7 +101,8 @@ def test_a_worker_files_a_case_with_two_photos_in_three_taps(worker_phone, lang)
         assert english_words(page.content()) == []
     screenshot(page, f"report-{lang}")
 
-    page.set_input_files("#photos", [photo_file(), photo_file("second.jpg", (800, 600))])
+    page.set_input_files("#camera", [photo_file()])  # taken there and then
+    page.set_input_files("#photos", [photo_file("second.jpg", (800, 600))])  # from the gallery
     expect(page.locator("#photo-previews img")).to_have_count(2)
     tap = Taps(page)
     tap('input[name=category][value="BJ0101"]')
@@ -144,12 +145,15 @@ def fill_report(page) -> None:
     page.fill("#description", "井盖缺失，地下室无信号")
 
 
-def test_a_report_made_offline_waits_on_the_phone_and_is_filed_once(worker_phone, browser_errors):
+def test_reports_made_offline_wait_on_the_phone_and_are_each_filed_once(
+    worker_phone, browser_errors
+):
     browser_errors.allow(OFFLINE)
     page = worker_phone()
     page.goto("/field/report/")
-    located(page)
     service_worker_ready(page)
+    page.reload()  # now through the service worker, which keeps this copy
+    located(page)
 
     page.context.set_offline(True)
     fill_report(page)
@@ -161,22 +165,28 @@ def test_a_report_made_offline_waits_on_the_phone_and_is_filed_once(worker_phone
     assert not Case.objects.exists()
 
     # Closed and opened again without signal: the page from the service
-    # worker's cache, the report still waiting.
+    # worker's cache, the report still waiting; a second report made there
+    # has a key of its own.
     page.reload()
     expect(page.locator("#outbox li")).to_have_count(1)
+    fill_report(page)
+    page.fill("#description", "第二处井盖缺失")
+    page.click("#report-form button[type=submit]")
+    expect(page.locator("#outbox li")).to_have_count(2)
     screenshot(page, "report-waiting-en")
     assert not Case.objects.exists()
 
     page.context.set_offline(False)
     expect(page.locator("#outbox")).to_be_hidden(timeout=15000)
-    assert Case.objects.count() == 1
+    descriptions = sorted(Case.objects.values_list("description", flat=True))
+    assert descriptions == ["井盖缺失，地下室无信号", "第二处井盖缺失"]
     # Another page, later: nothing is sent again.
     again = page.context.new_page()
     again.goto("/field/")
     expect(again.locator("#report-button")).to_be_visible()
     again.wait_for_timeout(1000)
-    assert Case.objects.count() == 1
-    assert Case.objects.get().attachments.count() == 1
+    assert Case.objects.count() == 2
+    assert [c.attachments.count() for c in Case.objects.all()] == [1, 1]
 
 
 def test_a_report_whose_answer_is_lost_is_sent_again_and_filed_once(worker_phone):
