@@ -12,10 +12,13 @@ import { warmStrategyCache } from "workbox-recipes";
 const shell = self.FIELD_SHELL || { pages: [], assets: [] };
 // Pages vary by cookie and language; on this phone there is one worker, and a
 // navigation's headers differ from the warm-up's: matched without Vary.
+// Only a page's own answer is kept: not an error, nor a page it ended at
+// elsewhere (the sign-in page, once the session is over).
 const pages = new NetworkFirst({
   cacheName: "field-pages",
   networkTimeoutSeconds: 5,
   matchOptions: { ignoreVary: true },
+  plugins: [{ cacheWillUpdate: async ({ response }) => (response.ok && !response.redirected ? response : null) }],
 });
 const assets = new StaleWhileRevalidate({ cacheName: "field-assets" });
 
