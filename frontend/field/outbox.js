@@ -59,7 +59,10 @@ export function startOutbox(section) {
         outcomes.set(report.key, outcome);
         if (outcome.state === "sent") await queue.remove(report.key);
         else if (outcome.state === "refused") await queue.put({ ...report, ...outcome });
-        else break; // no signal: the rest waits too
+        else {
+          if (outcome.signedOut) notice(said.signedOut, true);
+          break; // no signal, or signed out: the rest waits too
+        }
       }
       await render();
       return outcomes;
@@ -76,11 +79,12 @@ export function startOutbox(section) {
   render().then(sendAll);
 
   // A line over the list: why a report just made is waiting there.
-  function notice(text) {
-    const line = section && section.querySelector("#queued-notice");
-    if (!line) return;
+  function notice(text, signIn = false) {
+    if (!section) return;
+    const line = section.querySelector("#queued-notice");
     line.textContent = text;
     line.classList.toggle("c-hidden", !text);
+    section.querySelector("#sign-in-again").classList.toggle("c-hidden", !signIn);
   }
 
   return {

@@ -27,13 +27,24 @@ export async function remove(key) {
   await (await database).delete("reports", key);
 }
 
+// The CSRF token of the page that sends: signing in again gives a new one,
+// and the one kept with an older report would be refused.
+function csrfToken(report) {
+  const current = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (current) return current.value;
+  const kept = report.fields.find(([name]) => name === "csrfmiddlewaretoken");
+  return kept ? kept[1] : "";
+}
+
 // Sends one report; says what became of it: "sent" (with the server's
-// answer), "refused" (with its error), or "waiting" (no answer: try later).
+// answer), "refused" (with its error), or "waiting" (no answer, or not
+// signed in: try later), "signedOut" set when the worker must sign in.
 export async function send(report) {
   const body = new FormData();
-  for (const [name, value] of report.fields) body.append(name, value);
+  for (const [name, value] of report.fields) {
+    if (name !== "csrfmiddlewaretoken") body.append(name, value);
+  }
   for (const photo of report.photos) body.append("photos", photo.blob, photo.name);
-  const csrf = report.fields.find(([name]) => name === "csrfmiddlewaretoken");
   let response;
   try {
     response = await fetch(report.url, {
@@ -43,7 +54,7 @@ export async function send(report) {
       headers: {
         Accept: "application/json",
         "Idempotency-Key": report.key,
-        ...(csrf ? { "X-CSRFToken": csrf[1] } : {}),
+        "X-CSRFToken": csrfToken(report),
       },
     });
   } catch {
@@ -53,10 +64,15 @@ export async function send(report) {
   try {
     answer = await response.json();
   } catch {
-    /* not our JSON: a gateway's page */
+    /* not our JSON: a gateway's page, or Django's CSRF refusal */
   }
   if (response.ok) return { state: "sent", answer };
-  const retry = response.status >= 500 || [401, 408, 429].includes(response.status);
+  // 401: signed out; a 403 without our error: the session and its CSRF
+  // token are gone. The report waits for the worker to sign in again.
+  if (response.status === 401 || (response.status === 403 && !answer.error)) {
+    return { state: "waiting", signedOut: true };
+  }
+  const retry = response.status >= 500 || [408, 429].includes(response.status);
   if (retry || !answer.error) return { state: "waiting" };
   return { state: "refused", error: answer.error };
 }

@@ -196,7 +196,7 @@ export function startReport(form, outbox) {
       outbox.render();
       showErrors(form, outcome.error);
     } else {
-      outbox.notice(said.queued);
+      if (!outcome.signedOut) outbox.notice(said.queued); // else the outbox asks to sign in
       const here = [lng.value, lat.value]; // the next report is likely near
       form.reset();
       [lng.value, lat.value] = here;

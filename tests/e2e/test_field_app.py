@@ -225,6 +225,26 @@ LOSE_THE_FIRST_ANSWER = """() => {
 }"""
 
 
+def test_a_report_kept_while_signed_out_is_sent_after_signing_in_again(
+    worker_phone, browser_errors, city, server_stack
+):
+    browser_errors.allow(r"status of 40[13]")  # refused while signed out
+    page = worker_phone()
+    page.goto("/field/report/")
+    located(page)
+    page.context.clear_cookies()  # the session is over
+    fill_report(page)
+    page.click("#report-form button[type=submit]")
+    expect(page.locator("#queued-notice")).to_contain_text("Sign in again")
+    expect(page.locator("#outbox li")).to_contain_text("Waiting to send")
+    assert not Case.objects.exists()
+
+    page.context.add_cookies([session_cookie(city.grid_worker, server_stack.url)])
+    page.goto("/field/")  # signed in again: a new CSRF token, the report goes
+    expect(page.locator("#outbox")).to_be_hidden(timeout=15000)
+    assert Case.objects.count() == 1
+
+
 def test_a_queued_report_the_server_refuses_shows_why_and_is_fixed(
     worker_phone, browser_errors, city
 ):
