@@ -83,9 +83,9 @@ def report(request: HttpRequest) -> HttpResponse:
             return _rate_limited(request, wait, wants_json)
         values = request.POST
         try:
-            case = file_tip(request, _checked_form(request))
+            case = file_tip(request, checked_form(request))
         except DomainError as exc:
-            errors, status = _placed(exc, request.POST.get("category", "")), exc.status
+            errors, status = placed_errors(exc, request.POST.get("category", "")), exc.status
             if wants_json:
                 first = next(iter(errors.values()))[0]
                 return JsonResponse(error_body(exc.code, first, errors), status=status)
@@ -115,7 +115,7 @@ def report(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _placed(exc: DomainError, category_code: str) -> dict[str, list[str]]:
+def placed_errors(exc: DomainError, category_code: str = "") -> dict[str, list[str]]:
     """A refusal's messages by the place on the form they show at."""
     if isinstance(exc, FormInputError):
         errors = exc.fields
@@ -152,9 +152,10 @@ class FormInputError(DomainError):
         return self.field_errors
 
 
-def _checked_form(request: HttpRequest) -> dict:
-    """The form read by the tips API's serializer. The questions of every
-    category are on the page; only the chosen category's answers are sent."""
+def checked_form(request: HttpRequest, serializer_class=TipCreateSerializer) -> dict:
+    """The form read by the API's serializer (the tips API's, unless another
+    is named). The questions of every category are on the page; only the
+    chosen category's answers are sent."""
     category = request.POST.get("category", "")
     data = form_data(request.POST, request.FILES, answers_prefix=f"attributes.{category}.")
     # Left empty: no choice, no point, no file chosen (browsers send an empty
@@ -162,7 +163,7 @@ def _checked_form(request: HttpRequest) -> dict:
     for optional in ("category", "lng", "lat", "photos"):
         if data.get(optional) in ("", None):
             data.pop(optional, None)
-    serializer = TipCreateSerializer(data=data)
+    serializer = serializer_class(data=data)
     if not serializer.is_valid():
         fields = field_messages(serializer.errors)
         # The serializer's checks across fields and the service's own checks
@@ -206,7 +207,7 @@ def _category_lists(chosen: str) -> dict:
     """Every citizen category (its questions are on the page), the short
     list shown first, the rest behind "other categories" (opened when the
     chosen one is there)."""
-    categories = _categories()
+    categories = category_choices(citizen_categories())
     short = citizen_shortlist()
     shortlist = sorted(
         (c for c in categories if c["code"] in short), key=lambda c: short.index(c["code"])
@@ -220,7 +221,9 @@ def _category_lists(chosen: str) -> dict:
     }
 
 
-def _categories() -> list[dict]:
+def category_choices(categories) -> list[dict]:
+    """Categories as a report form offers them: name and class in the page's
+    language, with the questions the category asks."""
     english = translation.get_language() == "en"
     return [
         {
@@ -240,7 +243,7 @@ def _categories() -> list[dict]:
                 if q.variable
             ],
         }
-        for c in citizen_categories()
+        for c in categories
     ]
 
 

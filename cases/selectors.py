@@ -220,10 +220,16 @@ def step_label(action: str) -> str:
 def citizen_categories():
     """The categories a citizen may choose, by class, each with its
     questions in order."""
+    return report_categories(citizens=True)
+
+
+def report_categories(*, citizens: bool):
+    """The categories a report may name (only those citizens may choose, for
+    a citizen), by class, each with its questions in order."""
     questions = CategoryAttribute.objects.order_by("order", "id")
+    categories = Category.objects.for_citizens() if citizens else Category.objects.active()
     return (
-        Category.objects.for_citizens()
-        .select_related("major")
+        categories.select_related("major")
         .prefetch_related(Prefetch("attributes", queryset=questions))
         .order_by("major__family", "major__code", "code")
     )

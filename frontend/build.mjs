@@ -21,6 +21,8 @@ await build({
     // the case and task pages.
     field: "frontend/field/index.js",
     "field-tasks": "frontend/field/tasks/index.js",
+    // Its service worker, served from /field/sw.js (field/app.py).
+    "field-sw": "frontend/field/sw.js",
   },
   bundle: true,
   minify: true,

@@ -32,7 +32,7 @@ urlpatterns = [
     path("track/<str:token>/", citizen.track, name="citizen-track"),
     # The grid worker's phone app.
     path("field/", include("field.urls")),
-    path("accounts/login/", rate_limited(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/login/", rate_limited(views.SignIn.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The admin's own sign-in view, under the same per-address rate as the site's.
     path("admin/login/", rate_limited(admin.site.login)),

@@ -2,11 +2,13 @@
 
 import redis
 from django.conf import settings
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -14,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from core.api_errors import error_body
 from core.site import SITE_TITLE
+from field.access import lands_in_field_app
 from grids.models import Area
 
 
@@ -50,8 +53,20 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    if lands_in_field_app(request.user):  # on the phone, in the field app
+        return redirect("field:home")
     counts = Area.objects.level_counts()
     return render(request, "home.html", {"site_title": SITE_TITLE, "level_counts": counts})
+
+
+class SignIn(LoginView):
+    """After signing in: the field app for a person whose only role is grid
+    worker, the workbench (LOGIN_REDIRECT_URL) for everyone else."""
+
+    def get_default_redirect_url(self):
+        if lands_in_field_app(self.request.user):
+            return reverse("field:home")
+        return super().get_default_redirect_url()
 
 
 # --- Errors outside any API view ------------------------------------------------

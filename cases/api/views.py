@@ -99,6 +99,16 @@ def action_endpoint(name: str):
     )(view)
 
 
+def file_report(request, data) -> Case:
+    """File the signed-in user's report from its checked input
+    (``CaseCreateSerializer``): the API and the field app's report page
+    (field/reporting.py) both file through here, with the request's
+    idempotency key."""
+    data = dict(data)
+    key = idempotency_key(request, data.pop("client_uuid", None))
+    return services.case_report(reporter=request.user, idempotency_key=key, **data)
+
+
 class CaseViewSet(viewsets.GenericViewSet):
     """Cases the signed-in user may see (others do not exist for them: 404)."""
 
@@ -144,9 +154,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     def create(self, request):
         """Report a case. With an Idempotency-Key header (or ``client_uuid``), a
         retry returns the case the first attempt filed (200) instead of a new one."""
-        data = dict(valid_input(s.CaseCreateSerializer, request))
-        key = idempotency_key(request, data.pop("client_uuid", None))
-        filed = services.case_report(reporter=request.user, idempotency_key=key, **data)
+        filed = file_report(request, valid_input(s.CaseCreateSerializer, request))
         if filed.replayed:  # read again: it may have moved on since
             body = self._detail(case_get(request.user, filed.pk))
         else:

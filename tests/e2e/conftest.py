@@ -144,10 +144,6 @@ def server_stack(django_db_setup, tmp_path_factory):
         "WHITENOISE_USE_FINDERS": True,
         "CONFIG_CACHE_SECONDS": 0,
     }
-    from tests.field.urls_frame import frame_urls_needed
-
-    if frame_urls_needed():  # the field app's frame links to pages not here yet
-        overrides["ROOT_URLCONF"] = "tests.field.urls_frame"
     try:
         with run_server_stack(overrides, work_dir=tmp_path_factory.mktemp("stack")) as stack:
             yield StackServer(url=stack.url, channel_layers=layers, stack=stack)
@@ -187,32 +183,37 @@ def off_loop():
     return run
 
 
-@pytest.fixture
-def signed_in(browser, server_stack, browser_errors):
-    """``signed_in(user)``: a new browser context with a session of ``user`` on
-    the servers. (A session made here is valid there: both run the test
-    settings, with one SECRET_KEY, on one database.)"""
+def session_cookie(user, url: str) -> dict:
+    """A browser cookie of a new session of ``user`` on the servers at ``url``.
+    (A session made here is valid there: both run the test settings, with one
+    SECRET_KEY, on one database.)"""
     from django.conf import settings
     from django.test import Client
 
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return {"name": name, "value": client.cookies[name].value, "url": url}
+
+
+@pytest.fixture
+def signed_in(browser, server_stack, browser_errors):
+    """``signed_in(user, **options)``: a new browser context with a session of
+    ``user`` on the servers."""
     contexts = []
 
-    def open_context(user):
-        client = Client()
-        client.force_login(user)
+    def open_context(user, **options):
+        """``options``: of the browser context (a phone's viewport, its GPS...)."""
         context = browser.new_context(
-            base_url=server_stack.url, locale="en-US", viewport={"width": 1280, "height": 900}
+            **{
+                "base_url": server_stack.url,
+                "locale": "en-US",
+                "viewport": {"width": 1280, "height": 900},
+                **options,
+            }
         )
         browser_errors.watch(context)
-        context.add_cookies(
-            [
-                {
-                    "name": settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                    "url": server_stack.url,
-                }
-            ]
-        )
+        context.add_cookies([session_cookie(user, server_stack.url)])
         contexts.append(context)
         return context
 
