@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.test import TestCase, TransactionTestCase
+from django.utils import translation
 from pytest_django.fixtures import validate_django_db
 
 from core.config_cache import ConfigCache
@@ -134,6 +135,16 @@ def django_db_setup(django_db_modify_db_settings, django_db_setup, django_db_blo
     )
     with django_db_blocker.unblock():
         django_db_modify_db_settings.enter_context(as_owner())  # to drop the database
+
+
+@pytest.fixture(autouse=True)
+def _settings_language():
+    """Each test starts in the settings' language: a request through the test
+    client leaves the language it asked for active in the thread
+    (LocaleMiddleware activates it and nothing deactivates it)."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
