@@ -451,3 +451,11 @@ async def test_a_resync_needs_a_whole_event_id(world, since):
     reply = await resync(handler, since)
     assert reply["type"] == "error" and reply["code"] == "bad_message"
     await handler.disconnect()
+
+
+async def test_a_resync_refusal_speaks_the_sites_language(world, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    handler, _ = await signed_in(world.handler)
+    reply = await resync(handler, -1)
+    assert reply["message"] == "since 须为不小于 0 的整数。"
+    await handler.disconnect()
