@@ -43,21 +43,25 @@ def cases_visible_to(user) -> QuerySet[Case]:
     return Case.objects.filter(visible_q(user))
 
 
+def with_view(queryset: QuerySet[Case], user) -> QuerySet[Case]:
+    """``queryset`` with ``in_full`` on each case: whether ``user`` sees it in
+    full (``full_view_q``), or only as its reporter or a follower, who are
+    shown its public view (the detail and the list alike)."""
+    full = full_view_q(user)
+    return queryset.annotate(
+        in_full=ExpressionWrapper(full, output_field=BooleanField()) if full else Value(True)
+    )
+
+
 def case_get(user, pk) -> Case:
     """The case, or CaseNotFound when it does not exist or is out of scope.
     ``case.in_full``: whether ``user`` sees it in full (``full_view_q``), or
     only as its reporter or a follower, who are shown its public view."""
-    full = full_view_q(user)
     try:
         return (
-            cases_visible_to(user)
+            with_view(cases_visible_to(user), user)
             .select_related("category", "department", "grid")
             .defer("grid__boundary")
-            .annotate(
-                in_full=ExpressionWrapper(full, output_field=BooleanField())
-                if full
-                else Value(True)
-            )
             .get(pk=pk)
         )
     except (Case.DoesNotExist, ValueError, TypeError):

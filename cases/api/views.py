@@ -121,7 +121,7 @@ class CaseViewSet(viewsets.GenericViewSet):
         statuses = set(request.query_params.getlist("status"))
         settled = bool(statuses) and statuses <= set(FINAL_STATUSES)
         with replica_reads() if settled else nullcontext():
-            page = self.paginate_queryset(s.CaseListSerializer.rows(queryset))
+            page = self.paginate_queryset(s.CaseListSerializer.rows(queryset, request.user))
             return self.get_paginated_response(s.CaseListSerializer.represent(page))
 
     @extend_schema(responses=CASE_VIEW)
