@@ -381,6 +381,13 @@ class Case(FSMModelMixin, models.Model):
 
     has_pending_reopen.reason = _("No one asked for this case to be reopened.")
 
+    def may_reopen(self) -> bool:
+        """Within the window; or after it, on the reporter's request made in
+        time (rated "not satisfied" on its last day), until it is answered."""
+        return self.reopen_window_open() or self.has_pending_reopen()
+
+    may_reopen.reason = reopen_window_open.reason
+
     def is_tip(self) -> bool:
         return self.source in TIP_SOURCES
 
@@ -559,7 +566,7 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=Status.CLOSED,
         target=RETURN_VALUE(Status.IN_PROGRESS, Status.REGISTERED),
-        conditions=[reopen_window_open],
+        conditions=[may_reopen],
     )
     def reopen(self):
         self.closed_at = None
