@@ -39,6 +39,21 @@ from .policy import ACTIONS, TRANSITION_OF_ACTION, full_view_q, role_for, scope_
 from .publishing import event_message
 
 
+def grid_has_worker(grid_id: int, *, on: dt.date | None = None) -> bool:
+    """Whether an active grid worker is assigned to the grid on ``on``
+    (today): who a tip sent to verification goes to."""
+    from grids.models import GridAssignment
+    from grids.selectors import assigned_on
+    from organisation.models import Role
+
+    return GridAssignment.objects.filter(
+        assigned_on(on or timezone.localdate()),
+        grid_id=grid_id,
+        user__is_active=True,
+        user__roles__role=Role.GRID_WORKER,
+    ).exists()
+
+
 def cases_visible_to(user) -> QuerySet[Case]:
     return Case.objects.filter(visible_q(user))
 
@@ -198,6 +213,7 @@ _PUBLIC_STEPS = {
 _STAFF_STEPS = {
     **_PUBLIC_STEPS,
     "rated": _("Rated by the reporter"),
+    "verification_recalled": _("Taken back from verification on site"),
     "escalated": _("Escalated to the command centre above"),
     "returned": _("Returned by the department"),
     "extension_requested": _("Extension requested"),

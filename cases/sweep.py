@@ -69,7 +69,10 @@ logger = logging.getLogger(__name__)
 # pg_try_advisory_lock key of a running sweep: 'swep' in ASCII.
 SWEEP_LOCK = 0x73776570
 
-COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.REGISTERED, Status.RETURNED)
+# Cases still with a command centre: overdue, they climb a level (per the
+# stage's policy). A tip out for verification is the centre's too: it sent
+# it, and only it can take it back (recall_verification).
+COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.VERIFYING, Status.REGISTERED, Status.RETURNED)
 
 
 @dataclass

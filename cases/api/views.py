@@ -168,6 +168,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     # (tests/cases/test_actions.py holds the two lists to each other).
     action_register = action_endpoint("register")
     action_send_to_verify = action_endpoint("send_to_verify")
+    action_recall_verification = action_endpoint("recall_verification")
     action_reject = action_endpoint("reject")
     action_merge = action_endpoint("merge")
     action_dispatch = action_endpoint("dispatch")

@@ -413,13 +413,18 @@ class Case(FSMModelMixin, models.Model):
     def verify_fail(self):
         self.verification = Verification.FAILED
 
-    @transition(field=status, source=Status.REPORTED, target=Status.REJECTED)
+    @transition(field=status, source=Status.VERIFYING, target=Status.REPORTED)
+    def recall_verification(self):
+        """The command centre takes a tip back unverified (no one can go, or
+        it no longer needs a look): it registers or voids it itself."""
+
+    @transition(field=status, source=[Status.REPORTED, Status.VERIFYING], target=Status.REJECTED)
     def reject(self):
         self.reject_reason = RejectReason.VOID
 
     @transition(
         field=status,
-        source=[Status.REPORTED, Status.REGISTERED],
+        source=[Status.REPORTED, Status.VERIFYING, Status.REGISTERED],
         target=Status.REJECTED,
     )
     def merge_into(self, *, original: Case):
