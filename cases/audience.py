@@ -173,7 +173,8 @@ def refused(user, groups: list[str], *, refresh: bool = False) -> list[str]:
         else:
             areas[parsed[1]] = group
     if cases:
-        seen = set(Case.objects.filter(visible_q(user), pk__in=cases).values_list("pk", flat=True))
+        visible = Case.objects.filter(visible_q(user), pk__in=cases).order_by()
+        seen = set(visible.values_list("pk", flat=True))
         answers.update({group: pk in seen for pk, group in cases.items()})
     if areas:
         paths = dict(Area.objects.filter(pk__in=areas).values_list("pk", "path"))
