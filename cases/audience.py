@@ -140,27 +140,52 @@ def may_join(user, group: str, *, refresh: bool = False) -> bool:
     request. ``refresh`` reads their roles and grids afresh, for a user
     object that outlives a request (a live connection: grids are assigned by
     the day, roles change)."""
+    return not refused(user, [group], refresh=refresh)
+
+
+def refused(user, groups: list[str], *, refresh: bool = False) -> list[str]:
+    """Those of ``groups`` that ``user`` may not follow (``may_join`` for
+    many): the events API, a live connection's subscriptions, its rechecks
+    and its resyncs all ask this. What the scope answers in memory costs
+    nothing; the case groups are checked together in one query (the cases
+    the user may see now, ``policy.visible_q``), and so are area groups
+    outside the user's grids."""
     from grids.models import Area
 
     from .models import Case
     from .policy import forget_scope, scope_of, visible_q
 
-    parsed = parse_group(group)
-    if parsed is None or user is None or not user.is_authenticated:
-        return False
-    kind, pk = parsed
-    if kind == USER:
-        return pk == user.pk  # no need to read the scope
+    if user is None or not user.is_authenticated:
+        return list(groups)
     if refresh:
         forget_scope(user)
     scope = scope_of(user)
-    answer = may_join_in(scope, group)
-    if answer is not None:
-        return answer
-    if kind == CASE:
-        return Case.objects.filter(visible_q(user), pk=pk).exists()
-    path = Area.objects.filter(pk=pk).values_list("path", flat=True).first()
-    return path is not None and any(path.startswith(p) for p in _area_paths(scope))
+    answers: dict[str, bool] = {}
+    cases: dict[int, str] = {}
+    areas: dict[int, str] = {}
+    for group in groups:
+        parsed = parse_group(group)
+        answer = False if parsed is None else may_join_in(scope, group)
+        if answer is not None:
+            answers[group] = answer
+        elif parsed[0] == CASE:
+            cases[parsed[1]] = group
+        else:
+            areas[parsed[1]] = group
+    if cases:
+        visible = Case.objects.filter(visible_q(user), pk__in=cases).order_by()
+        seen = set(visible.values_list("pk", flat=True))
+        answers.update({group: pk in seen for pk, group in cases.items()})
+    if areas:
+        paths = dict(Area.objects.filter(pk__in=areas).values_list("pk", "path"))
+        allowed = _area_paths(scope)
+        answers.update(
+            {
+                group: pk in paths and any(paths[pk].startswith(p) for p in allowed)
+                for pk, group in areas.items()
+            }
+        )
+    return [group for group in groups if not answers[group]]
 
 
 def may_join_in(scope, group: str) -> bool | None:

@@ -124,9 +124,12 @@ def stage_start(
     *,
     now: dt.datetime,
     calendar: WorkingCalendar | None = None,
+    stage: Stage | None = None,
 ) -> None:
-    """Start the deadline of the stage the case's status is in (none when final)."""
-    stage = STAGE_OF_STATUS.get(case.status)
+    """Start the deadline of the stage the case's status is in (none when
+    final), or of ``stage``: the command centre's answer to a reopen request
+    on a closed case is due within the register stage's limit."""
+    stage = stage or STAGE_OF_STATUS.get(case.status)
     case.stage_seq += 1
     case.suspended_at = None
     case.stage_paused = 0.0

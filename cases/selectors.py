@@ -39,25 +39,44 @@ from .policy import ACTIONS, TRANSITION_OF_ACTION, full_view_q, role_for, scope_
 from .publishing import event_message
 
 
+def grid_has_worker(grid_id: int, *, on: dt.date | None = None) -> bool:
+    """Whether an active grid worker is assigned to the grid on ``on``
+    (today): who a tip sent to verification goes to."""
+    from grids.models import GridAssignment
+    from grids.selectors import assigned_on
+    from organisation.models import Role
+
+    return GridAssignment.objects.filter(
+        assigned_on(on or timezone.localdate()),
+        grid_id=grid_id,
+        user__is_active=True,
+        user__roles__role=Role.GRID_WORKER,
+    ).exists()
+
+
 def cases_visible_to(user) -> QuerySet[Case]:
     return Case.objects.filter(visible_q(user))
+
+
+def with_view(queryset: QuerySet[Case], user) -> QuerySet[Case]:
+    """``queryset`` with ``in_full`` on each case: whether ``user`` sees it in
+    full (``full_view_q``), or only as its reporter or a follower, who are
+    shown its public view (the detail and the list alike)."""
+    full = full_view_q(user)
+    return queryset.annotate(
+        in_full=ExpressionWrapper(full, output_field=BooleanField()) if full else Value(True)
+    )
 
 
 def case_get(user, pk) -> Case:
     """The case, or CaseNotFound when it does not exist or is out of scope.
     ``case.in_full``: whether ``user`` sees it in full (``full_view_q``), or
     only as its reporter or a follower, who are shown its public view."""
-    full = full_view_q(user)
     try:
         return (
-            cases_visible_to(user)
+            with_view(cases_visible_to(user), user)
             .select_related("category", "department", "grid")
             .defer("grid__boundary")
-            .annotate(
-                in_full=ExpressionWrapper(full, output_field=BooleanField())
-                if full
-                else Value(True)
-            )
             .get(pk=pk)
         )
     except (Case.DoesNotExist, ValueError, TypeError):
@@ -194,6 +213,7 @@ _PUBLIC_STEPS = {
 _STAFF_STEPS = {
     **_PUBLIC_STEPS,
     "rated": _("Rated by the reporter"),
+    "verification_recalled": _("Taken back from verification on site"),
     "escalated": _("Escalated to the command centre above"),
     "returned": _("Returned by the department"),
     "extension_requested": _("Extension requested"),

@@ -51,6 +51,7 @@ from .bulk_events import CASE_FIELDS, DEADLINE_FIELDS, record_events, stage_even
 from .deadlines import current_calendar
 from .directive_sweep import directives_sweep_batch
 from .models import (
+    OPEN_STATUSES,
     Case,
     CaseDirective,
     Clock,
@@ -68,7 +69,10 @@ logger = logging.getLogger(__name__)
 # pg_try_advisory_lock key of a running sweep: 'swep' in ASCII.
 SWEEP_LOCK = 0x73776570
 
-COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.REGISTERED, Status.RETURNED)
+# Cases still with a command centre: overdue, they climb a level (per the
+# stage's policy). A tip out for verification is the centre's too: it sent
+# it, and only it can take it back (recall_verification).
+COMMAND_CENTRE_STATUSES = (Status.REPORTED, Status.VERIFYING, Status.REGISTERED, Status.RETURNED)
 
 
 @dataclass
@@ -199,7 +203,13 @@ def _sweep_batch(light: str, run: _Run, result: SweepResult) -> int:
                 event.payload["due_at"] = case.due_at
                 events.append(event)
                 escalated += 1
-            elif action == OverdueAction.SUPERVISE and not case.is_supervised:
+            elif (
+                action == OverdueAction.SUPERVISE
+                and not case.is_supervised
+                and case.status in OPEN_STATUSES
+            ):
+                # A closed case late only in answering a reopen request is
+                # the command centre's: no order to a department.
                 minutes = 60 * run.hours.get(case.stage, 8)
                 due_at = _order_due(now, minutes, _calendar(run))
                 case.is_supervised = True

@@ -88,15 +88,19 @@ def _may_join(user, group: str, refresh: bool) -> tuple[bool, policy.Scope]:
 @in_pool
 def _rechecked(user, groups: list[str]) -> tuple[policy.Scope, list[str]]:
     """The user's scope read afresh, and those of ``groups`` it no longer allows."""
-    policy.forget_scope(user)
-    scope = policy.scope_of(user)
-    return scope, [group for group in groups if not audience.may_join(user, group)]
+    dropped = audience.refused(user, groups, refresh=True)
+    return policy.scope_of(user), dropped
 
 
 @in_pool
-def _events_since(groups: list[str], since: int) -> dict:
-    """The first page of events after ``since`` for ``groups`` (a ``resync``)."""
-    return selectors.events_since(since=since, groups=groups, limit=selectors.EVENT_PAGE)
+def _events_since(user, groups: list[str], since: int) -> tuple[list[str], dict]:
+    """Those of the case groups among ``groups`` that the user may no longer
+    see (checked as the events API checks them: one query, and only when
+    there are case groups), and the first page of events after ``since`` for
+    the others (a ``resync``)."""
+    dropped = audience.refused(user, [group for group in groups if group.startswith(_CASE)])
+    kept = [group for group in groups if group not in dropped]
+    return dropped, selectors.events_since(since=since, groups=kept, limit=selectors.EVENT_PAGE)
 
 
 def _next_midnight() -> float:
@@ -223,13 +227,22 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _resync(self, since):
         """What the client missed since event ``since``, for the groups this
         connection follows now: one page, as ``GET /api/v1/events/`` gives it.
+        The groups are held to the user's access first, as the API holds them:
+        the scope is read again once it has expired (midnight), and the case
+        groups of cases the user no longer sees are left (a push that would
+        have said so may have been lost).
         Asked once the subscriptions are answered, it covers every event the
         pushes may have missed; a client that missed nothing is answered with
         no events and needs no HTTP request."""
         if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < 2**63:
             await self._error("bad_message", _("Give since as a whole number of at least 0."))
             return
-        page = await _events_since(sorted(self.joined), since)
+        if time.time() >= self.scope_expires:
+            await self._recheck()
+        dropped, page = await _events_since(self.user, sorted(self.joined), since)
+        for group in dropped:
+            if group in self.joined:
+                await self._leave(group)
         await self._send(type="resync", since=since, **page)
 
     async def _unsubscribe(self, group: str):

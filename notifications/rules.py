@@ -28,7 +28,8 @@ Audiences, resolved on the case as the action leaves it:
     grid_workers       grid workers assigned to the case's grid today
     holders            whoever must act next: the command centre while the
                        case is reported, registered or returned; its
-                       grid_workers while it is being verified; the
+                       grid_workers and the command centre while it is
+                       being verified; the
                        department's handlers while dispatched, in progress or
                        suspended; its grid_workers while it waits for
                        inspection (handled)
@@ -167,16 +168,18 @@ RULES: tuple[Rule, ...] = (
 # The kinds whose text citizens read: it is rendered from public-safe facts only.
 PUBLIC_KINDS = frozenset({Kind.CLOSURE, Kind.TIP_STATUS})
 
-# Who acts next on a case in each status (the ``holders`` audience).
+# Who acts next on a case in each status (the ``holders`` audience). A tip
+# out for verification is the grid workers' to check and the command
+# centre's to take back (recall_verification): both hear of it running late.
 _HOLDERS_BY_STATUS = {
-    Status.REPORTED: To.COMMAND_CENTRE,
-    Status.VERIFYING: To.GRID_WORKERS,
-    Status.REGISTERED: To.COMMAND_CENTRE,
-    Status.RETURNED: To.COMMAND_CENTRE,
-    Status.DISPATCHED: To.HANDLERS,
-    Status.IN_PROGRESS: To.HANDLERS,
-    Status.SUSPENDED: To.HANDLERS,
-    Status.HANDLED: To.GRID_WORKERS,
+    Status.REPORTED: (To.COMMAND_CENTRE,),
+    Status.VERIFYING: (To.GRID_WORKERS, To.COMMAND_CENTRE),
+    Status.REGISTERED: (To.COMMAND_CENTRE,),
+    Status.RETURNED: (To.COMMAND_CENTRE,),
+    Status.DISPATCHED: (To.HANDLERS,),
+    Status.IN_PROGRESS: (To.HANDLERS,),
+    Status.SUSPENDED: (To.HANDLERS,),
+    Status.HANDLED: (To.GRID_WORKERS,),
 }
 
 
@@ -426,9 +429,11 @@ class StaffAudiences:
     def __init__(self, cases, wanted: set[To]):
         cases = list(cases)
         holders = (
-            {_HOLDERS_BY_STATUS.get(c["status"]) for c in cases} if To.HOLDERS in wanted else set()
+            {to for c in cases for to in _HOLDERS_BY_STATUS.get(c["status"], ())}
+            if To.HOLDERS in wanted
+            else set()
         )
-        staff = (wanted | holders) - {None}
+        staff = wanted | holders
         self.handlers: dict[int, set[int]] = {}
         self.dispatchers: dict[int, set[int]] = {}
         self.supervisors: dict[int, set[int]] = {}
@@ -473,8 +478,8 @@ class StaffAudiences:
 
     def of(self, audience: To, case: dict, issued_by: int | None = None) -> set[int]:
         if audience == To.HOLDERS:
-            holder = _HOLDERS_BY_STATUS.get(case["status"])
-            return self.of(holder, case, issued_by) if holder else set()
+            holders = _HOLDERS_BY_STATUS.get(case["status"], ())
+            return set().union(*(self.of(to, case, issued_by) for to in holders))
         if audience == To.HANDLERS:
             return self.handlers.get(case["department_id"], set())
         if audience == To.COMMAND_CENTRE:

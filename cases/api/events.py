@@ -86,7 +86,7 @@ class EventList(APIView):
         query = valid_query(EventsQuery, request)
         groups = query.get("group")
         if groups:
-            refused = [g for g in groups if not audience.may_join(request.user, g)]
+            refused = audience.refused(request.user, groups)
             if refused:
                 raise PermissionDenied(
                     _("You may not follow %(groups)s.") % {"groups": ", ".join(refused[:5])}

@@ -31,7 +31,13 @@ from ..models import (
 )
 from ..photo_access import attachment_url
 from ..policy import scope_of, works_on_cases
-from ..selectors import case_actions, contact_for, duplicate_candidates, open_directives
+from ..selectors import (
+    case_actions,
+    contact_for,
+    duplicate_candidates,
+    open_directives,
+    with_view,
+)
 
 MAX_PHOTOS = 9
 STATUS_LABELS = dict(Status.choices)
@@ -64,13 +70,28 @@ def thumbnail_url(attachment, context, *, signed: bool = False) -> str | None:
     return attachment_url(context["request"], attachment, "thumbnail", signed=signed)
 
 
+# What a case's public view (its detail for its reporter or a follower) leaves
+# out of what a list row says: the desk's own work on it.
+STAFF_ONLY = (
+    "grid", "urgency", "command_level", "stage", "light", "is_supervised",
+    "pending_request", "verification",
+)  # fmt: skip
+
+
 class CaseListSerializer(ModelSerializer):
     category = CategoryRefSerializer(allow_null=True)
     department = DepartmentRefSerializer(allow_null=True)
     location = serializers.SerializerMethodField()
-    grid = serializers.CharField(source="grid.code")
+    grid = serializers.CharField(source="grid.code", allow_null=True)
     light = serializers.SerializerMethodField()
     status_display = serializers.SerializerMethodField()
+    in_full = serializers.SerializerMethodField(
+        help_text=_(
+            "False for a case you see only as its reporter or a follower: its staff "
+            "fields (grid, urgency, command level, stage, light, supervision, pending "
+            "request, verification) are then null, as its detail is the public view."
+        )
+    )
 
     class Meta:
         model = Case
@@ -78,8 +99,15 @@ class CaseListSerializer(ModelSerializer):
             "id", "number", "status", "status_display", "source", "category", "description",
             "address", "location", "grid", "urgency", "department", "command_level", "stage",
             "light", "due_at", "is_supervised", "pending_request", "verification", "version",
-            "created_at", "closed_at",
+            "created_at", "closed_at", "in_full",
         ]  # fmt: skip
+        extra_kwargs = {name: {"allow_null": True} for name in STAFF_ONLY}
+
+    def to_representation(self, instance):
+        return _public_if_not_in_full(super().to_representation(instance))
+
+    def get_in_full(self, case: Case) -> bool:
+        return bool(getattr(case, "in_full", True))
 
     # --- Lists: the same rows, read as values ---------------------------------------
     # A page of the list is read with values() and written by ``represent``:
@@ -92,15 +120,20 @@ class CaseListSerializer(ModelSerializer):
         "department__code", "department__name", "department__name_en", "command_level",
         "stage", "light", "due_at", "yellow_at", "is_supervised", "pending_request",
         "verification", "version", "created_at", "closed_at", "location_lng", "location_lat",
+        "in_full",
     )  # fmt: skip
 
     @classmethod
-    def rows(cls, queryset):
-        """``queryset`` of cases as the values ``represent`` writes."""
-        return queryset.annotate(
-            location_lng=_Coordinate("location", function="ST_X"),
-            location_lat=_Coordinate("location", function="ST_Y"),
-        ).values(*cls.VALUES)
+    def rows(cls, queryset, user):
+        """``queryset`` of cases as the values ``represent`` writes, as ``user`` sees them."""
+        return (
+            with_view(queryset, user)
+            .annotate(
+                location_lng=_Coordinate("location", function="ST_X"),
+                location_lat=_Coordinate("location", function="ST_Y"),
+            )
+            .values(*cls.VALUES)
+        )
 
     @classmethod
     def represent(cls, rows) -> list[dict]:
@@ -134,8 +167,9 @@ class CaseListSerializer(ModelSerializer):
                 "version": r["version"],
                 "created_at": _iso(r["created_at"], tz),
                 "closed_at": _iso(r["closed_at"], tz),
+                "in_full": bool(r["in_full"]),
             })  # fmt: skip
-        return out
+        return [_public_if_not_in_full(row) for row in out]
 
     def get_status_display(self, case: Case) -> str:
         # Not source="get_status_display": DRF inspects a callable source's
@@ -146,9 +180,19 @@ class CaseListSerializer(ModelSerializer):
     def get_location(self, case: Case) -> dict:
         return point_json(case.location)
 
-    @extend_schema_field(serializers.ChoiceField(choices=["", "green", "yellow", "red"]))
+    @extend_schema_field(
+        serializers.ChoiceField(choices=["", "green", "yellow", "red"], allow_null=True)
+    )
     def get_light(self, case: Case) -> str:
         return deadlines.light_now(case, now=timezone.now())
+
+
+def _public_if_not_in_full(row: dict) -> dict:
+    """A list row as its reader may see it: a case seen only as its reporter
+    or a follower without its staff fields."""
+    if not row["in_full"]:
+        row.update(dict.fromkeys(STAFF_ONLY))
+    return row
 
 
 class _Coordinate(Func):

@@ -131,7 +131,7 @@ class CaseViewSet(viewsets.GenericViewSet):
         statuses = set(request.query_params.getlist("status"))
         settled = bool(statuses) and statuses <= set(FINAL_STATUSES)
         with replica_reads() if settled else nullcontext():
-            page = self.paginate_queryset(s.CaseListSerializer.rows(queryset))
+            page = self.paginate_queryset(s.CaseListSerializer.rows(queryset, request.user))
             return self.get_paginated_response(s.CaseListSerializer.represent(page))
 
     @extend_schema(responses=CASE_VIEW)
@@ -176,6 +176,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     # (tests/cases/test_actions.py holds the two lists to each other).
     action_register = action_endpoint("register")
     action_send_to_verify = action_endpoint("send_to_verify")
+    action_recall_verification = action_endpoint("recall_verification")
     action_reject = action_endpoint("reject")
     action_merge = action_endpoint("merge")
     action_dispatch = action_endpoint("dispatch")

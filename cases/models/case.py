@@ -381,6 +381,13 @@ class Case(FSMModelMixin, models.Model):
 
     has_pending_reopen.reason = _("No one asked for this case to be reopened.")
 
+    def may_reopen(self) -> bool:
+        """Within the window; or after it, on the reporter's request made in
+        time (rated "not satisfied" on its last day), until it is answered."""
+        return self.reopen_window_open() or self.has_pending_reopen()
+
+    may_reopen.reason = reopen_window_open.reason
+
     def is_tip(self) -> bool:
         return self.source in TIP_SOURCES
 
@@ -406,13 +413,18 @@ class Case(FSMModelMixin, models.Model):
     def verify_fail(self):
         self.verification = Verification.FAILED
 
-    @transition(field=status, source=Status.REPORTED, target=Status.REJECTED)
+    @transition(field=status, source=Status.VERIFYING, target=Status.REPORTED)
+    def recall_verification(self):
+        """The command centre takes a tip back unverified (no one can go, or
+        it no longer needs a look): it registers or voids it itself."""
+
+    @transition(field=status, source=[Status.REPORTED, Status.VERIFYING], target=Status.REJECTED)
     def reject(self):
         self.reject_reason = RejectReason.VOID
 
     @transition(
         field=status,
-        source=[Status.REPORTED, Status.REGISTERED],
+        source=[Status.REPORTED, Status.VERIFYING, Status.REGISTERED],
         target=Status.REJECTED,
     )
     def merge_into(self, *, original: Case):
@@ -559,7 +571,7 @@ class Case(FSMModelMixin, models.Model):
         field=status,
         source=Status.CLOSED,
         target=RETURN_VALUE(Status.IN_PROGRESS, Status.REGISTERED),
-        conditions=[reopen_window_open],
+        conditions=[may_reopen],
     )
     def reopen(self):
         self.closed_at = None

@@ -50,7 +50,7 @@ from .inspection import (
 )
 from .oversight import case_comment, case_issue_directive
 from .reporting import _Submission, case_report, report_refusals
-from .verification import case_send_to_verify, case_verify
+from .verification import case_recall_verification, case_send_to_verify, case_verify
 
 __all__ = [
     "_Submission",
@@ -68,6 +68,7 @@ __all__ = [
     "case_merge",
     "case_rate",
     "case_rate_by_token",
+    "case_recall_verification",
     "case_register",
     "case_reject",
     "case_reopen",

@@ -10,9 +10,12 @@ from django.utils.translation import gettext as _
 
 from .. import deadlines
 from ..errors import CaseInputError
-from ..models import Case, Satisfaction
+from ..models import Case, Satisfaction, Stage
 from ..policy import TipHolder
 from .steps import INSPECTION, acting, on_site_check, settle_directives, text
+
+# The stage whose limit the answer to a reopen request is due within.
+REOPEN_ANSWER_STAGE = Stage.REGISTER
 
 
 def case_inspect(
@@ -59,6 +62,9 @@ def case_rate(
         step.payload = {"satisfaction": satisfaction, "comment": comment}
         if unsatisfied:
             step.event = "reopen_requested"
+            # The command centre answers it as it registers a new report: in
+            # that stage's time, lit by the sweep (REOPEN_ANSWER_STAGE).
+            deadlines.stage_start(step.case, now=step.now, stage=REOPEN_ANSWER_STAGE)
     return step.case
 
 
@@ -82,6 +88,7 @@ def case_decline_reopen(
     with acting(case, actor, "decline_reopen", expected_version) as step:
         reason = text(reason, "reason", required=True)
         step.case.decline_reopen()
+        deadlines.stage_start(step.case, now=step.now)  # closed: no deadline left
         step.payload = {"reason": reason}
     return step.case
 
@@ -89,7 +96,8 @@ def case_decline_reopen(
 def case_reopen(
     *, case: Case | int, actor, reason: str, expected_version: int | None = None
 ) -> Case:
-    """Reopen (重办) a closed case within the allowed days: back to its department."""
+    """Reopen (重办) a closed case within the allowed days, or after them on
+    the reporter's request still pending: back to its department."""
     with acting(case, actor, "reopen", expected_version) as step:
         reason = text(reason, "reason", required=True)
         step.case.reopen()

@@ -40,6 +40,7 @@ from ..models import (
 )
 from ..photos import PreparedPhoto
 from ..policy import scope_of
+from ..selectors import grid_has_worker
 from .steps import (
     boolean,
     files_removed_on_failure,
@@ -301,9 +302,15 @@ def _record_report(
             photo_kind=AttachmentKind.REPORT,
         )
     ]
-    if handling_photos is None and settings.CASES_VERIFY_TIPS and case.source in TIP_SOURCES:
+    if (
+        handling_photos is None
+        and settings.CASES_VERIFY_TIPS
+        and case.source in TIP_SOURCES
+        and grid_has_worker(case.grid_id)
+    ):
         # Verified on site before the command centre registers it: the
-        # system sends it, as a dispatcher would with case_send_to_verify.
+        # system sends it, as a dispatcher would with case_send_to_verify
+        # (and, as that does, not to a grid no worker is assigned to).
         case.send_to_verify()
         deadlines.stage_start(case, now=now)
         events.append(

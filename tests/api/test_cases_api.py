@@ -87,6 +87,7 @@ def test_list_rows_are_what_the_list_serializer_writes(world):
     from cases import services
     from cases.api.serializers import CaseListSerializer
     from cases.models import Light
+    from cases.selectors import with_view
 
     case_in(world, Status.REPORTED, category=None)
     supervised = case_in(world, Status.IN_PROGRESS)
@@ -106,10 +107,17 @@ def test_list_rows_are_what_the_list_serializer_writes(world):
     tip = case_in(world, Status.VERIFYING, source="citizen", reporter=None)
     services.case_verify(case=tip, actor=world.grid_worker, passed=False, note="现场无此问题")
     queryset = Case.objects.select_related("category", "department", "grid").order_by("id")
+    own = case_in(world, Status.IN_PROGRESS, reporter=world.citizen, source="citizen")
+    citizens = with_view(queryset.filter(pk=own.pk), world.citizen)
     for language in ("en", "zh-hans"):
         with translation.override(language):
-            written = CaseListSerializer.represent(CaseListSerializer.rows(queryset))
+            written = CaseListSerializer.represent(
+                CaseListSerializer.rows(queryset, world.users["admin"])
+            )
             assert written == CaseListSerializer(list(queryset), many=True).data
+            public = CaseListSerializer.represent(CaseListSerializer.rows(citizens, world.citizen))
+            assert public == CaseListSerializer(list(citizens), many=True).data
+            assert public[0]["in_full"] is False and public[0]["stage"] is None
     lights = {row["light"] for row in written}
     assert {"", Light.GREEN, Light.YELLOW} <= lights
     assert any(row["category"] is None for row in written)
@@ -353,6 +361,35 @@ def test_a_citizen_sees_the_public_view_of_their_own_case(world):
     internal = CaseAttachment.objects.get(event__action="commented")
     assert internal.file.name not in text
     assert [p["kind"] for p in body["photos"]] == ["report"]
+
+
+STAFF_ONLY = ("grid", "urgency", "command_level", "stage", "light", "is_supervised",
+              "pending_request", "verification")  # fmt: skip
+
+
+def test_a_citizen_lists_their_own_case_as_its_public_view(world):
+    case = _citizen_case(world)
+    Case.objects.filter(pk=case.pk).update(pending_request="extension", verification="passed")
+
+    (row,) = client_for(world.citizen).get("/api/v1/cases/").json()["results"]
+
+    assert row["id"] == case.pk and row["in_full"] is False
+    assert {name: row[name] for name in STAFF_ONLY} == dict.fromkeys(STAFF_ONLY)
+    assert row["description"] == case.description and row["number"] == case.number
+
+
+@pytest.mark.parametrize("who", ["handler", "dispatcher", "supervisor"])
+def test_staff_list_the_same_case_in_full(world, who):
+    case = _citizen_case(world)
+    Case.objects.filter(pk=case.pk).update(pending_request="extension", verification="passed")
+
+    rows = client_for(world.users[who]).get("/api/v1/cases/").json()["results"]
+
+    (row,) = [r for r in rows if r["id"] == case.pk]
+    assert row["in_full"] is True
+    assert row["stage"] == case.stage and row["grid"] == case.grid.code
+    assert row["pending_request"] == "extension" and row["verification"] == "passed"
+    assert row["command_level"] == case.command_level and row["light"] is not None
 
 
 @pytest.mark.parametrize("who", ["handler", "dispatcher", "supervisor"])

@@ -161,3 +161,63 @@ def test_the_dispatcher_declines_a_reopen_request_saying_why(world, closed):
 def test_without_a_request_there_is_nothing_to_decline(world, closed):
     with pytest.raises(CaseConflict):
         services.case_decline_reopen(case=closed, actor=world.dispatcher, reason="不重办")
+
+
+def test_a_reopen_request_made_late_in_the_window_can_still_be_granted(world, closed):
+    rate(closed.tracking_token, satisfaction="unsatisfied", comment="井盖还是松的")
+    Case.objects.filter(pk=closed.pk).update(closed_at=closed.closed_at - dt.timedelta(days=30))
+    url = f"/api/v1/cases/{closed.pk}/reopen/"
+    outside = client_for(world.far_dispatcher).post(url, {"reason": "回访不满意"}, format="json")
+    error(outside, 404, "not_found")
+
+    response = client_for(world.dispatcher).post(url, {"reason": "回访不满意"}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert stored(closed) == (Status.IN_PROGRESS, PendingRequest.NONE, "")
+
+
+def test_without_a_request_a_case_is_not_reopened_after_the_window(world, closed):
+    Case.objects.filter(pk=closed.pk).update(closed_at=closed.closed_at - dt.timedelta(days=30))
+    url = f"/api/v1/cases/{closed.pk}/reopen/"
+    body = error(
+        client_for(world.dispatcher).post(url, {"reason": "再办"}, format="json"), 409, "conflict"
+    )
+    assert "reopening" in body["message"]
+    assert stored(closed)[0] == Status.CLOSED
+
+
+def test_a_pending_reopen_request_is_due_an_answer_and_goes_red_when_late(world, closed):
+    from cases.deadlines import limit_for
+    from cases.models import CaseDirective, Light, OverduePolicy, Stage
+    from cases.sweep import sla_sweep
+
+    OverduePolicy.objects.update_or_create(stage=Stage.REGISTER, defaults={"on_red": "supervise"})
+    rate(closed.tracking_token, satisfaction="unsatisfied", comment="井盖还是松的")
+    waiting = Case.objects.get(pk=closed.pk)
+    # Answered within the register stage's limit, as a new report would be.
+    limit = limit_for(
+        category_id=waiting.category_id, urgency=waiting.urgency, stage=Stage.REGISTER
+    )
+    assert waiting.stage == Stage.REGISTER and waiting.stage_unit == limit.unit
+    assert waiting.light == Light.GREEN and waiting.due_at is not None
+
+    sla_sweep(now=waiting.due_at + dt.timedelta(minutes=1))
+
+    late = Case.objects.get(pk=closed.pk)
+    assert late.light == Light.RED and late.status == Status.CLOSED
+    # No supervision order to a department for a case the command centre must answer.
+    assert not late.is_supervised and not CaseDirective.objects.filter(case=closed).exists()
+    red = CaseEvent.objects.filter(case=closed, action="sla_red").get()
+    assert red.payload["stage"] == Stage.REGISTER
+    listed = client_for(world.dispatcher).get("/api/v1/cases/?overdue=true").json()["results"]
+    assert closed.pk in [row["id"] for row in listed]
+
+    services.case_decline_reopen(case=closed.pk, actor=world.dispatcher, reason="已按标准修复")
+    answered = Case.objects.get(pk=closed.pk)
+    assert (answered.stage, answered.light, answered.due_at) == ("", "", None)
+
+
+def test_a_satisfied_rating_starts_no_deadline(world, closed):
+    rate(closed.tracking_token, satisfaction="satisfied")
+    rated = Case.objects.get(pk=closed.pk)
+    assert (rated.stage, rated.light, rated.due_at) == ("", "", None)

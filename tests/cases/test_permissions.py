@@ -123,6 +123,10 @@ def _sent_to_verify(world, stored, ctx, actor):
     assert stored.due_at is not None
 
 
+def _recalled(world, stored, ctx, actor):
+    assert (stored.stage, stored.light, stored.verification) == (Stage.REGISTER, "green", "")
+
+
 def _verified(world, stored, ctx, actor):
     assert (stored.verification, stored.stage) == (Verification.PASSED, Stage.REGISTER)
     assert stored.attachments.filter(kind="verify", uploaded_by=actor).count() == 1
@@ -295,6 +299,9 @@ GRID = [
     Row("send_to_verify", Status.REPORTED, DISPATCHERS,
         lambda w, c, a, x: S.case_send_to_verify(case=c, actor=a),
         "verification_requested", Status.VERIFYING, _sent_to_verify, by_citizen=True),
+    Row("recall_verification", Status.VERIFYING, DISPATCHERS,
+        lambda w, c, a, x: S.case_recall_verification(case=c, actor=a, reason="网格员休假"),
+        "verification_recalled", Status.REPORTED, _recalled, by_citizen=True),
     Row("reject", Status.REPORTED, DISPATCHERS,
         lambda w, c, a, x: S.case_reject(case=c, actor=a, reason="不属实"),
         "rejected", Status.REJECTED, _rejected),

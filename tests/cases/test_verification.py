@@ -194,9 +194,120 @@ def test_an_overdue_verification_turns_red_and_its_holders_hear(world):
     assert (stored.light, stored.overdue_count, stored.status) == (Light.RED, 1, Status.VERIFYING)
     red = CaseEvent.objects.get(case=case, action="sla_red")
     assert red.payload["stage"] == Stage.VERIFY
-    # The digest reaches the grid worker, who holds the case while it is verified.
+    # The digest reaches the grid worker, who holds the case while it is
+    # verified, and the command centre that sent it and may take it back.
     digests = Notification.objects.filter(event__isnull=True, kind="red")
-    assert world.grid_worker.pk in set(digests.values_list("recipient", flat=True))
+    told = set(digests.values_list("recipient", flat=True))
+    assert {world.grid_worker.pk, world.dispatcher.pk} <= told
+    assert world.far_dispatcher.pk not in told and world.handler.pk not in told
+
+
+def test_an_overdue_verification_climbs_a_command_level_as_a_report_would(world):
+    from cases.models import OverduePolicy
+
+    OverduePolicy.objects.update_or_create(stage=Stage.VERIFY, defaults={"on_red": "escalate"})
+    case = sent(world)
+    now = timezone.now()
+    Case.objects.filter(pk=case.pk).update(
+        yellow_at=now - dt.timedelta(hours=1), due_at=now - dt.timedelta(minutes=1)
+    )
+    result = sweep.sla_sweep(now=now)
+    stored = Case.objects.get(pk=case.pk)
+    assert result.escalated == 1 and stored.command_level == case.command_level - 1
+    assert (stored.status, stored.stage, stored.light) == (Status.VERIFYING, Stage.VERIFY, "green")
+    assert CaseEvent.objects.filter(case=case, action="escalated").exists()
+
+
+# --- The command centre takes a tip back, voids or merges it -----------------------------------
+
+
+def test_a_dispatcher_recalls_a_tip_from_verification_saying_why(world):
+    case = sent(world)
+    with pytest.raises(CaseInputError):
+        services.case_recall_verification(case=case, actor=world.dispatcher, reason="")
+
+    recalled = services.case_recall_verification(
+        case=case, actor=world.dispatcher, reason="网格员休假"
+    )
+
+    assert outcome(recalled) == (Status.REPORTED, Verification.NONE, Stage.REGISTER)
+    event = last_event(case)
+    assert (event.action, event.actor, event.from_status) == (
+        "verification_recalled",
+        world.dispatcher,
+        Status.VERIFYING,
+    )
+    assert event.payload == {"reason": "网格员休假"}
+    # Not twice: it is no longer out for verification.
+    with pytest.raises(CaseConflict):
+        services.case_recall_verification(case=case, actor=world.dispatcher, reason="again")
+
+
+@pytest.mark.parametrize("who", ["grid_worker", "handler", "supervisor"])
+def test_only_the_command_centre_recalls_a_verification(world, who):
+    case = sent(world)
+    with pytest.raises((ActionForbidden, CaseNotFound)):
+        services.case_recall_verification(case=case, actor=world.users[who], reason="不去了")
+    with pytest.raises(CaseNotFound):
+        services.case_recall_verification(case=case, actor=world.far_dispatcher, reason="x")
+    assert Case.objects.get(pk=case.pk).status == Status.VERIFYING
+
+
+def test_a_tip_being_verified_may_be_voided_or_merged_by_the_command_centre(world):
+    voided = services.case_reject(case=sent(world), actor=world.dispatcher, reason="恶意举报")
+    assert voided.status == Status.REJECTED
+    original = case_in(world, Status.REGISTERED)
+    merged = services.case_merge(case=sent(world), actor=world.dispatcher, original=original)
+    assert (merged.status, merged.duplicate_of_id) == (Status.REJECTED, original.pk)
+    waiting = sent(world)
+    with pytest.raises(ActionForbidden):
+        services.case_reject(case=waiting, actor=world.grid_worker, reason="不是问题")
+    with pytest.raises(ActionForbidden):
+        services.case_merge(case=waiting, actor=world.grid_worker, original=original)
+    assert Case.objects.get(pk=waiting.pk).status == Status.VERIFYING
+
+
+def test_the_api_recalls_and_refuses_the_wrong_people(world):
+    case = sent(world)
+    url = f"/api/v1/cases/{case.pk}/recall-verification/"
+    error(client_for(world.dispatcher).post(url, {}, format="json"), 400, "invalid")
+    refused = client_for(world.grid_worker).post(url, {"reason": "不去"}, format="json")
+    error(refused, 403, "permission_denied")
+    hidden = client_for(world.far_dispatcher).post(url, {"reason": "不去"}, format="json")
+    error(hidden, 404, "not_found")
+    response = client_for(world.dispatcher).post(url, {"reason": "网格员休假"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == Status.REPORTED
+
+
+# --- A grid with no worker ---------------------------------------------------------------------
+
+
+def no_worker_in_g1():
+    from grids.models import GridAssignment
+
+    GridAssignment.objects.filter(grid__code=G1).delete()
+
+
+def test_a_tip_is_not_sent_to_a_grid_with_no_worker(world):
+    case = tip(world)
+    no_worker_in_g1()
+    url = f"/api/v1/cases/{case.pk}/send-to-verify/"
+    body = error(client_for(world.dispatcher).post(url, {}, format="json"), 409, "conflict")
+    assert "No grid worker is assigned to this grid" in body["message"]
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.status, stored.stage) == (Status.REPORTED, Stage.REGISTER)
+    # Another grid, with its worker, still takes tips.
+    assert sent(world, point=IN_G4).status == Status.VERIFYING
+
+
+def test_with_the_setting_on_a_tip_in_a_grid_with_no_worker_waits_for_registration(world, settings):
+    settings.CASES_VERIFY_TIPS = True
+    no_worker_in_g1()
+    case = tip(world)
+    assert (case.status, case.stage) == (Status.REPORTED, Stage.REGISTER)
+    assert not CaseEvent.objects.filter(case=case, action="verification_requested").exists()
+    assert tip(world, point=IN_G4).status == Status.VERIFYING
 
 
 # --- The API ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from cases.models import Source, Status
 from grids.models import GridAssignment
 from notifications.consumers import CLOSE_DEACTIVATED, CLOSE_UNAUTHENTICATED
 from organisation.models import Role, RoleMembership
+from tests.api.helpers import client_for
 from tests.cases.conftest import G1, case_in, fresh, report
 from tests.live.test_consumer import (
     BROWSER,
@@ -59,19 +60,23 @@ async def subscribed(communicator, group: str) -> None:
     assert await subscribe(communicator, group) == {"type": "subscribed", "group": group}
 
 
+async def following(user, *groups: str):
+    """A connection of ``user`` that follows ``groups``, and its welcome."""
+    communicator, hello = await signed_in(user)
+    for group in groups:
+        await subscribed(communicator, group)
+    return communicator, hello
+
+
 # --- a case that leaves the user's scope ---------------------------------------------
 
 
 async def test_after_a_return_the_old_departments_handler_hears_no_more_of_the_case(world):
     case = await sync_to_async(case_in)(world, Status.DISPATCHED)
     group = case_group(case.pk)
-    follows_the_case, _ = await signed_in(world.handler)
-    await subscribed(follows_the_case, group)
-    with_the_queue, _ = await signed_in(world.handler)
-    await subscribed(with_the_queue, group)
-    await subscribed(with_the_queue, department_group(world.cgj.pk))
-    dispatcher, _ = await signed_in(world.dispatcher)
-    await subscribed(dispatcher, group)
+    follows_the_case, _ = await following(world.handler, group)
+    with_the_queue, _ = await following(world.handler, group, department_group(world.cgj.pk))
+    dispatcher, _ = await following(world.dispatcher, group)
 
     await sync_to_async(services.case_return)(
         case=case.pk, actor=fresh(world.handler), reason="不属于本部门"
@@ -107,6 +112,77 @@ async def test_a_case_still_in_scope_keeps_its_group(world):
     await sync_to_async(services.case_acknowledge)(case=case.pk, actor=fresh(world.handler))
     assert [e["action"] for e in await drain(handler)] == ["acknowledged"]
     await handler.disconnect()
+
+
+async def until_resync(communicator, since: int) -> tuple[list[dict], dict]:
+    """Ask for a resync: the messages before its answer, and the answer."""
+    await communicator.send_json_to({"type": "resync", "since": since})
+    before = []
+    while True:
+        message = await communicator.receive_json_from(timeout=5)
+        if message["type"] == "resync":
+            return before, message
+        before.append(message)
+
+
+def pushes_lost(monkeypatch):
+    """The channel layer loses what is pushed from now on (the events stay in the log)."""
+    monkeypatch.setattr("cases.publishing.publish", lambda *args, **kwargs: None)
+    monkeypatch.setattr("cases.publishing.publish_many", lambda *args, **kwargs: None)
+
+
+async def test_a_resync_leaves_a_case_redispatched_away_while_pushes_were_lost(world, monkeypatch):
+    case = await sync_to_async(case_in)(world, Status.DISPATCHED)
+    group = case_group(case.pk)
+    handler, hello = await following(world.handler, group)
+    dispatcher, _ = await following(world.dispatcher, group)
+    pushes_lost(monkeypatch)
+    await sync_to_async(services.case_return)(
+        case=case.pk, actor=fresh(world.handler), reason="不属于本部门"
+    )
+    await sync_to_async(services.case_dispatch)(
+        case=case.pk, actor=fresh(world.dispatcher), department=world.szgs
+    )
+    await sync_to_async(services.case_acknowledge)(case=case.pk, actor=fresh(world.other_handler))
+
+    # The old department's handler gets none of the new department's events,
+    # as the API refuses them the case's group, and leaves the group.
+    before, page = await until_resync(handler, hello["last_event_id"])
+    assert out_of_scope(group) in before
+    assert page["events"] == []
+    refused = await sync_to_async(client_for(world.handler).get)(
+        "/api/v1/events/", {"since": hello["last_event_id"], "group": [group]}
+    )
+    assert refused.status_code == 403
+    assert (await subscribe(handler, group))["code"] == "forbidden"
+    # Who still sees the case gets both events and keeps following it.
+    before, page = await until_resync(dispatcher, hello["last_event_id"])
+    assert out_of_scope(group) not in before
+    assert [e["action"] for e in page["events"]] == ["returned", "redispatched", "acknowledged"]
+    await handler.disconnect()
+    await dispatcher.disconnect()
+
+
+async def test_a_resync_after_midnight_reads_the_grids_again(world, monkeypatch):
+    g1 = world.city.grids[G1]
+    monkeypatch.setattr("notifications.consumers._next_midnight", lambda: 0.0)
+    worker, hello = await signed_in(world.grid_worker)
+    await subscribed(worker, area_group(g1.pk))
+    kept, _ = await signed_in(world.dispatcher)
+    await subscribed(kept, area_group(g1.pk))
+    pushes_lost(monkeypatch)
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    await sync_to_async(GridAssignment.objects.filter(user=world.grid_worker).update)(
+        end_date=yesterday
+    )
+    case = await sync_to_async(hotline_call)(world)
+    before, page = await until_resync(worker, hello["last_event_id"])
+    assert out_of_scope(area_group(g1.pk)) in before
+    assert page["events"] == []
+    before, page = await until_resync(kept, hello["last_event_id"])
+    assert {e["case_id"] for e in page["events"]} == {case.pk}
+    await worker.disconnect()
+    await kept.disconnect()
 
 
 # --- roles and grids that change -------------------------------------------------------

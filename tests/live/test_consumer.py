@@ -422,12 +422,20 @@ async def test_a_client_that_missed_events_gets_them_over_the_socket_on_its_retu
 
 async def test_a_resync_covers_only_the_groups_joined_and_is_one_query(world, statements):
     case = await sync_to_async(case_in)(world, Status.DISPATCHED)
+    other = await sync_to_async(case_in)(world, Status.DISPATCHED)
     handler, _ = await signed_in(world.handler)  # only user.<id>: the department's queue not joined
     statements.clear()
     assert (await resync(handler, 0))["events"] == []
     assert len([s for s in statements if "cases_caseevent" in s]) == 1
     await subscribe(handler, department_group(world.cgj.pk))
-    assert {e["case_id"] for e in (await resync(handler, 0))["events"]} == {case.pk}
+    assert {e["case_id"] for e in (await resync(handler, 0))["events"]} == {case.pk, other.pk}
+    # Case groups are checked again, all of them in one query on cases.
+    for followed in (case, other):
+        await subscribe(handler, case_group(followed.pk))
+    statements.clear()
+    await resync(handler, 0)
+    assert len([s for s in statements if "cases_caseevent" in s]) == 2  # ids, then the page
+    assert len([s for s in statements if "cases_case" in s and "caseevent" not in s]) == 1
     await handler.disconnect()
 
 
@@ -450,4 +458,12 @@ async def test_a_resync_needs_a_whole_event_id(world, since):
     handler, _ = await signed_in(world.handler)
     reply = await resync(handler, since)
     assert reply["type"] == "error" and reply["code"] == "bad_message"
+    await handler.disconnect()
+
+
+async def test_a_resync_refusal_speaks_the_sites_language(world, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    handler, _ = await signed_in(world.handler)
+    reply = await resync(handler, -1)
+    assert reply["message"] == "since 须为不小于 0 的整数。"
     await handler.disconnect()
