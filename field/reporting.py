@@ -72,7 +72,9 @@ def _tasks(request: HttpRequest, task: str) -> list[dict]:
     cases = CaseFilter(
         data={"task": task}, queryset=cases_visible_to(request.user), request=request
     ).qs
-    rows = CaseListSerializer.represent(CaseListSerializer.rows(cases.order_by("due_at", "id")))
+    rows = CaseListSerializer.represent(
+        CaseListSerializer.rows(cases.order_by("due_at", "id"), request.user)
+    )
     return [{**row, "due": parse_datetime(row["due_at"] or "")} for row in rows]
 
 
@@ -96,7 +98,9 @@ def home(request: HttpRequest) -> HttpResponse:
             "location": row["location"],
             "url": f"/field/cases/{row['id']}/",
         }
-        for row in CaseListSerializer.represent(CaseListSerializer.rows(open_cases)[:MAP_CASES])
+        for row in CaseListSerializer.represent(
+            CaseListSerializer.rows(open_cases, request.user)[:MAP_CASES]
+        )
     ]
     return render(
         request,
