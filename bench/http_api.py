@@ -65,7 +65,7 @@ Retry-After: counted, and the p95 of the requests served printed) rather
 than let latency run away.
 
 ``--photo-capacity`` runs, instead of the phases, create_photo at each rate
-of ``--photo-rates`` in turn (5, 10, 15, 20, 25, 30, 40, 50, 60 req/s), in
+of ``--photo-rates`` in turn (5, 10, 20, 30, 40, 50, 60, 65, 70, 75, 80, 90, 100 req/s), in
 short windows (2 s warm-up, 8 s measured unless given), until a step misses,
 prints the table of steps and reports the capacity: the highest rate whose
 p95 <= 1 s with every answer 2xx.
@@ -138,7 +138,7 @@ CREATE_RATE_TARGET = 100.0  # cases/s, without photo
 CREATE_P95_TARGET = 0.150  # s
 LIST_P95_TARGET = 0.100  # s
 PHOTO_P95_TARGET = 1.0  # s, for the photo capacity
-PHOTO_RATES = "5,10,15,20,25,30,40,50,60"  # req/s offered in turn by --photo-capacity
+PHOTO_RATES = "5,10,20,30,40,50,60,65,70,75,80,90,100"  # req/s offered in turn by --photo-capacity
 # With --rate, connections at most over all load processes: the requests in
 # flight when the server falls behind (nginx holds 16,384 and sheds beyond
 # what gunicorn takes); a smaller pool would queue them in the client instead.
