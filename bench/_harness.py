@@ -351,6 +351,25 @@ class CpuHog:
 # --- The server stack -------------------------------------------------------------------
 
 
+_COLLECTED: set[Path] = set()
+
+
+def collect_static(static_root: Path, environ: dict) -> None:
+    """The static files as production serves them, once per process and
+    folder: collected with hashed names and their pre-compressed copies
+    (whitenoise's manifest storage, which pages and nginx's own error pages
+    look their files up in), as bin/run does before it starts the servers."""
+    if static_root in _COLLECTED:
+        return
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=_benchdb.ROOT,
+        env={**os.environ, **environ, "STATIC_ROOT": str(static_root)},
+        check=True,
+    )
+    _COLLECTED.add(static_root)
+
+
 class ServerStack:
     """nginx + gunicorn + uvicorn as bin/run starts them (governance/stack.py),
     on a free loopback port with the environment given: started, waited for
@@ -381,6 +400,7 @@ class ServerStack:
         from governance.stack import Stack, StackFailed
 
         self.media.mkdir(parents=True, exist_ok=True)
+        collect_static(self.static_root, self.environ)
         started = time.perf_counter()
         self.stack = Stack(
             state_dir=self.workdir / "stack",

@@ -103,17 +103,6 @@ def ensure_lighthouse() -> None:
     stamp.touch()
 
 
-def collect_static(static_root: Path, environ: dict) -> None:
-    """The static files as production serves them: collected with hashed
-    names and their pre-compressed copies (whitenoise's storage)."""
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=_benchdb.ROOT,
-        env={**environ, "STATIC_ROOT": str(static_root)},
-        check=True,
-    )
-
-
 def photo(seed: int):
     """A camera-shaped (4:3) JPEG."""
     import io
@@ -232,7 +221,6 @@ def main() -> int:
         "DEBUG": "false",
     }
     static_root = workdir / "static"
-    collect_static(static_root, environ)
     token = a_closed_tip_token()
     cookie = grid_worker_cookie()
     server = ServerStack(workdir=workdir, static_root=static_root, environ=environ)
